@@ -1,6 +1,6 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import t, { Test } from 'tap';
+import t, { Test, type TestOpts } from 'tap';
 import { findTool, requireTool, tempDir } from './env.js';
 
 /** Runs `fn` against a detached Test so its skip/fail outcome can be inspected without affecting this file. */
@@ -9,7 +9,7 @@ async function probe(ci: string | undefined, fn: (tt: Test) => boolean): Promise
   if (ci === undefined) delete process.env.CI;
   else process.env.CI = ci;
   let out = '';
-  const tt = new Test({ name: 'probe' });
+  const tt = new Test({ name: 'probe' } satisfies TestOpts as TestOpts);
   tt.on('data', (c: Buffer | string) => (out += c.toString()));
   let returned = false;
   try {
