@@ -1,0 +1,107 @@
+/**
+ * Schema migrations: an ordered list, applied in one transaction at open. `schema_version` keeps one row
+ * per applied migration; the database's version is the highest. A database written by a newer Farrier is
+ * refused rather than guessed at, because older code could silently drop what it does not know.
+ */
+import type { Database } from 'better-sqlite3';
+import { FarrierError } from '../../errors.js';
+
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'objects, unique field index, prefs',
+    sql: `
+      CREATE TABLE objects (
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        body TEXT NOT NULL CHECK (json_valid(body)),
+        version INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (kind, key)
+      ) WITHOUT ROWID;
+      CREATE TABLE unique_values (
+        kind TEXT NOT NULL,
+        field TEXT NOT NULL,
+        value TEXT NOT NULL,
+        key TEXT NOT NULL,
+        PRIMARY KEY (kind, field, value),
+        FOREIGN KEY (kind, key) REFERENCES objects (kind, key) ON DELETE CASCADE
+      ) WITHOUT ROWID;
+      CREATE INDEX unique_values_holder ON unique_values (kind, key);
+      CREATE TABLE prefs (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL CHECK (json_valid(value))
+      ) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 2,
+    description: 'DHCP leases keyed by integer address',
+    sql: `
+      CREATE TABLE leases (
+        addr INTEGER PRIMARY KEY,
+        address TEXT NOT NULL,
+        mac TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('offered', 'bound', 'released', 'declined', 'expired')),
+        expires_at INTEGER NOT NULL,
+        subnet TEXT NOT NULL,
+        hostname TEXT,
+        client_id TEXT,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX leases_mac ON leases (mac, updated_at);
+      CREATE INDEX leases_expiry ON leases (expires_at);
+      CREATE INDEX leases_subnet ON leases (subnet);
+    `,
+  },
+];
+
+export function latestVersion(migrations: readonly Migration[]): number {
+  return migrations.reduce((max, m) => Math.max(max, m.version), 0);
+}
+
+/** The version recorded in `db` (0 for a new database). */
+export function currentVersion(db: Database): number {
+  const table = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`).get();
+  if (table === undefined) return 0;
+  const row = db.prepare('SELECT max(version) AS v FROM schema_version').get() as { v: number | null };
+  return row.v ?? 0;
+}
+
+/** Bring `db` up to the last of `migrations`; returns the resulting version. */
+export function migrate(db: Database, migrations: readonly Migration[], dbPath: string): number {
+  const target = latestVersion(migrations);
+  // IMMEDIATE: two processes opening a new database at once must not both apply migration 1.
+  const run = db.transaction(() => {
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_version (
+      version INTEGER PRIMARY KEY,
+      description TEXT NOT NULL,
+      applied_at TEXT NOT NULL
+    )`);
+    const current = currentVersion(db);
+    if (current > target) {
+      throw new FarrierError(
+        'UNAVAILABLE',
+        `store ${dbPath} has schema version ${current}, but this Farrier only knows versions up to ${target}: ` +
+          'it was written by a newer Farrier; run that version, or point --data-dir at another directory',
+        [],
+        { path: dbPath, schemaVersion: current, supportedVersion: target },
+      );
+    }
+    const record = db.prepare('INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)');
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (m.version <= current) continue;
+      db.exec(m.sql);
+      record.run(m.version, m.description, new Date().toISOString());
+    }
+    return Math.max(current, target);
+  });
+  return run.immediate();
+}

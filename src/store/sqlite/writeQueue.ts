@@ -1,0 +1,96 @@
+/**
+ * Group commit. Every write the store accepts in one event-loop turn is queued; at the end of the turn
+ * (setImmediate) the whole queue runs in ONE `BEGIN IMMEDIATE … COMMIT`, each op inside its own SAVEPOINT,
+ * so a failing op is rolled back alone and rejects only its own promise. Promises settle only after COMMIT
+ * returns: a resolved write is committed (and as durable as the `synchronous` setting makes it). If the
+ * commit itself fails, every op of the batch rejects and nothing of it is kept.
+ *
+ * Reads do not go through the queue: they run synchronously on the same connection and, because a batch
+ * runs start to finish inside one callback, they only ever see committed data — never half a batch. A write
+ * is therefore visible to reads once its promise has resolved, not before.
+ */
+import type { Database } from 'better-sqlite3';
+import { FarrierError } from '../../errors.js';
+import { mapSqliteError } from './errors.js';
+import type { Statements } from './statements.js';
+
+interface Pending {
+  op: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
+export class WriteQueue {
+  private pending: Pending[] = [];
+  private scheduled = false;
+  private closed = false;
+
+  constructor(
+    private readonly db: Database,
+    private readonly stmts: Statements,
+    private readonly dbPath: string,
+    /** false: every write commits on its own, immediately (one sync per write). */
+    private readonly groupCommit: boolean,
+  ) {}
+
+  run<R>(op: () => R): Promise<R> {
+    if (this.closed) {
+      return Promise.reject(new FarrierError('UNAVAILABLE', `store ${this.dbPath} is closed`));
+    }
+    return new Promise<R>((resolve, reject) => {
+      this.pending.push({ op, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.groupCommit) {
+        this.flush();
+      } else if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Commit what is queued and refuse further writes. */
+  close(): void {
+    this.flush();
+    this.closed = true;
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    const outcomes: Outcome[] = [];
+    try {
+      this.stmts.get('BEGIN IMMEDIATE').run();
+      for (const p of batch) outcomes.push(this.runOne(p.op));
+      this.stmts.get('COMMIT').run();
+    } catch (err) {
+      if (this.db.inTransaction) this.stmts.get('ROLLBACK').run();
+      const mapped = mapSqliteError(err, this.dbPath);
+      for (const p of batch) p.reject(mapped);
+      return;
+    }
+    batch.forEach((p, i) => {
+      const o = outcomes[i];
+      if (o.ok) p.resolve(o.value);
+      else p.reject(o.error);
+    });
+  }
+
+  private runOne(op: () => unknown): Outcome {
+    this.stmts.get('SAVEPOINT op').run();
+    try {
+      const value = op();
+      this.stmts.get('RELEASE op').run();
+      return { ok: true, value };
+    } catch (error) {
+      // Some errors (SQLITE_FULL, I/O errors) make SQLite abandon the whole transaction; the batch then fails.
+      if (!this.db.inTransaction) throw error;
+      this.stmts.get('ROLLBACK TO op').run();
+      this.stmts.get('RELEASE op').run();
+      return { ok: false, error: mapSqliteError(error, this.dbPath) };
+    }
+  }
+}
