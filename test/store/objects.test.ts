@@ -1,0 +1,226 @@
+import t from 'tap';
+import { FarrierError } from '../../src/errors.js';
+import type { Machine, Reservation, Subnet } from '../../src/model/types.js';
+import type { Unstored } from '../../src/store/store.js';
+import { tempStore } from './fixtures/tempStore.js';
+
+function machine(uuid: string, name: string, macs: string[], extra: Partial<Machine> = {}): Unstored<Machine> {
+  return {
+    uuid,
+    name,
+    macs,
+    address: null,
+    arch: 'amd64',
+    bootenv: 'local',
+    profiles: [],
+    params: {},
+    description: '',
+    available: true,
+    errors: [],
+    ...extra,
+  };
+}
+
+async function rejection(p: Promise<unknown>): Promise<FarrierError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof FarrierError) return err;
+    throw err;
+  }
+  throw new Error('expected a rejection');
+}
+
+t.test('create, get, replace, upsert, delete', async (t) => {
+  const { store } = await tempStore(t);
+  const created = await store.put<Machine>('machines', 'u1', machine('u1', 'm1', ['aa:00:00:00:00:01']), { mode: 'create' });
+  t.equal(created.version, 1);
+  t.equal(created.createdAt, created.updatedAt);
+  t.match(created, { uuid: 'u1', name: 'm1' });
+  t.same(await store.get('machines', 'u1'), created);
+  t.equal(await store.get('machines', 'nope'), undefined);
+  t.equal(await store.get('profiles', 'u1'), undefined, 'kinds are separate namespaces');
+
+  const again = await rejection(store.put('machines', 'u1', machine('u1', 'm1', []), { mode: 'create' }));
+  t.equal(again.code, 'CONFLICT');
+  t.match(again.message, /machines "u1" already exists/);
+
+  const missing = await rejection(store.put('machines', 'u2', machine('u2', 'm2', []), { mode: 'replace' }));
+  t.equal(missing.code, 'NOT_FOUND');
+
+  const replaced = await store.put<Machine>('machines', 'u1', machine('u1', 'm1b', []), { mode: 'replace' });
+  t.equal(replaced.version, 2);
+  t.equal(replaced.createdAt, created.createdAt, 'createdAt survives a replace');
+  t.equal(replaced.name, 'm1b');
+
+  const upserted = await store.put<Machine>('machines', 'u3', machine('u3', 'm3', []), { mode: 'upsert' });
+  t.equal(upserted.version, 1);
+  t.equal((await store.put<Machine>('machines', 'u3', machine('u3', 'm3', []), { mode: 'upsert' })).version, 2);
+
+  const stale = { ...machine('u3', 'm3', []), version: 99, createdAt: 'x', updatedAt: 'y' };
+  const kept = await store.put<Machine>('machines', 'u3', stale, { mode: 'upsert' });
+  t.equal(kept.version, 3, 'metadata in the input is ignored');
+  t.not(kept.createdAt, 'x');
+
+  t.same(await store.delete('machines', 'u3'), kept);
+  t.equal(await store.get('machines', 'u3'), undefined);
+  t.equal(await store.delete('machines', 'u3'), undefined, 'deleting an absent key returns undefined');
+});
+
+t.test('unique fields: machine name and every MAC, reservation mac, subnet cidr', async (t) => {
+  const { store } = await tempStore(t);
+  await store.put('machines', 'u1', machine('u1', 'alpha', ['aa:00:00:00:00:01', 'aa:00:00:00:00:02']), { mode: 'create' });
+
+  const byName = await rejection(store.put('machines', 'u2', machine('u2', 'alpha', []), { mode: 'create' }));
+  t.equal(byName.code, 'CONFLICT');
+  t.match(byName.message, /name "alpha" is already used by machines\/u1/);
+  t.same(byName.detail, { field: 'name', value: 'alpha', holder: 'machines/u1' });
+
+  const byMac = await rejection(
+    store.put('machines', 'u2', machine('u2', 'beta', ['bb:00:00:00:00:01', 'aa:00:00:00:00:02']), { mode: 'create' }),
+  );
+  t.equal(byMac.code, 'CONFLICT');
+  t.match(byMac.message, /macs "aa:00:00:00:00:02" is already used by machines\/u1/);
+  t.same(byMac.fieldErrors.map((f) => f.field), ['/macs/1']);
+  t.equal(await store.get('machines', 'u2'), undefined, 'the refused object was not written');
+
+  t.ok(await store.put('machines', 'u1', machine('u1', 'alpha', ['aa:00:00:00:00:01']), { mode: 'replace' }),
+    'an object may keep its own unique values');
+  t.ok(await store.put('machines', 'u2', machine('u2', 'beta', ['aa:00:00:00:00:02', 'aa:00:00:00:00:02']), { mode: 'create' }),
+    'a MAC released by one machine can be taken by another; a repeat inside one object is no clash');
+  await store.delete('machines', 'u1');
+  t.ok(await store.put('machines', 'u4', machine('u4', 'alpha', ['aa:00:00:00:00:01']), { mode: 'create' }),
+    'deleting an object frees its unique values');
+
+  const res = (mac: string): Unstored<Reservation> => ({ address: '', mac, options: [], nextServer: null, description: '' });
+  await store.put('reservations', '10.0.0.5', { ...res('cc:00:00:00:00:01'), address: '10.0.0.5' }, { mode: 'create' });
+  const resErr = await rejection(store.put('reservations', '10.0.0.6', res('cc:00:00:00:00:01'), { mode: 'create' }));
+  t.match(resErr.message, /reservations mac "cc:00:00:00:00:01" is already used by reservations\/10\.0\.0\.5/);
+  t.ok(await store.put('machines', 'u5', machine('u5', 'gamma', ['cc:00:00:00:00:01']), { mode: 'create' }),
+    'uniqueness is per kind');
+
+  const subnet = (name: string, cidr: string) => ({ name, cidr, description: '' }) as unknown as Unstored<Subnet>;
+  await store.put('subnets', 'lab', subnet('lab', '10.0.0.0/24'), { mode: 'create' });
+  const subErr = await rejection(store.put('subnets', 'lab2', subnet('lab2', '10.0.0.0/24'), { mode: 'create' }));
+  t.match(subErr.message, /subnets cidr "10\.0\.0\.0\/24" is already used by subnets\/lab/);
+});
+
+t.test('expectVersion gives optimistic concurrency', async (t) => {
+  const { store } = await tempStore(t);
+  const v1 = await store.put<Machine>('machines', 'u1', machine('u1', 'm', []), { mode: 'create' });
+  const v2 = await store.put<Machine>('machines', 'u1', machine('u1', 'm', [], { description: 'a' }), {
+    mode: 'replace',
+    expectVersion: v1.version,
+  });
+  t.equal(v2.version, 2);
+  const lost = await rejection(
+    store.put('machines', 'u1', machine('u1', 'm', [], { description: 'b' }), { mode: 'replace', expectVersion: 1 }),
+  );
+  t.equal(lost.code, 'CONFLICT');
+  t.match(lost.message, /expected version 1, found version 2/);
+  t.equal((await store.get<Machine>('machines', 'u1'))?.description, 'a', 'the stale write changed nothing');
+  const absent = await rejection(store.put('machines', 'zz', machine('zz', 'z', []), { mode: 'upsert', expectVersion: 1 }));
+  t.match(absent.message, /expected version 1, found no object/);
+});
+
+t.test('list: filters on scalars, arrays, nested and odd names; sort, limit, offset, total', async (t) => {
+  const { store } = await tempStore(t);
+  const specs: [string, string, string[], Record<string, unknown>, string][] = [
+    ['u1', 'delta', ['aa:00:00:00:00:01'], { rack: 'r1', 'ssh/keys': ['k1', 'k2'], 'rack.name': 'A', n: 3, on: true }, 'local'],
+    ['u2', 'alpha', ['aa:00:00:00:00:02', 'aa:00:00:00:00:03'], { rack: 'r2', 'ssh/keys': ['k2'], n: 1, on: false }, 'discovery'],
+    ['u3', 'charlie', [], { rack: 'r1', 'rack.name': 'B', n: 2, on: true, deep: { x: 'y' }, 'we"ird\\': 'x' }, 'local'],
+    ['u4', 'bravo', ['aa:00:00:00:00:04'], { rack: 'r1', n: '3' }, 'local'],
+  ];
+  for (const [uuid, name, macs, params, bootenv] of specs) {
+    await store.put('machines', uuid, machine(uuid, name, macs, { params, bootenv }), { mode: 'create' });
+  }
+  const keys = async (q: Parameters<typeof store.list>[1]) => {
+    const r = await store.list<Machine>('machines', q);
+    return { keys: r.items.map((m) => m.uuid), total: r.total };
+  };
+
+  t.same(await keys({}), { keys: ['u1', 'u2', 'u3', 'u4'], total: 4 }, 'default order is by key');
+  t.same(await keys({ filters: [{ path: ['bootenv'], value: 'local' }] }), { keys: ['u1', 'u3', 'u4'], total: 3 });
+  t.same(await keys({ filters: [{ path: ['macs'], value: 'aa:00:00:00:00:03' }] }), { keys: ['u2'], total: 1 },
+    'an array field matches when one element equals');
+  t.same((await keys({ filters: [{ path: ['params', 'ssh/keys'], value: 'k2' }] })).keys, ['u1', 'u2'],
+    'a name with / is one key');
+  t.same((await keys({ filters: [{ path: ['params', 'rack.name'], value: 'B' }] })).keys, ['u3'], 'a name with . is one key');
+  t.same((await keys({ filters: [{ path: ['params', 'deep', 'x'], value: 'y' }] })).keys, ['u3'], 'nested objects');
+  t.same((await keys({ filters: [{ path: ['params', 'deep'], value: 'y' }] })).keys, [], 'an object does not match its members');
+  t.same((await keys({ filters: [{ path: ['params', 'n'], value: 3 }] })).keys, ['u1'], 'numbers do not match strings');
+  t.same((await keys({ filters: [{ path: ['params', 'n'], value: '3' }] })).keys, ['u4']);
+  t.same((await keys({ filters: [{ path: ['params', 'on'], value: true }] })).keys, ['u1', 'u3'], 'booleans');
+  t.same((await keys({ filters: [{ path: ['params', 'on'], value: false }] })).keys, ['u2']);
+  t.same((await keys({ filters: [{ path: ['address'], value: null }] })).keys, ['u1', 'u2', 'u3', 'u4'], 'null');
+  t.same(
+    (await keys({ filters: [{ path: ['bootenv'], value: 'local' }, { path: ['params', 'rack'], value: 'r1' }, { path: ['macs'], value: 'aa:00:00:00:00:04' }] })).keys,
+    ['u4'],
+    'all filters must match',
+  );
+
+  t.same((await keys({ sort: { path: ['name'] } })).keys, ['u2', 'u4', 'u3', 'u1'], 'sort by a field');
+  t.same((await keys({ sort: { path: ['name'], desc: true } })).keys, ['u1', 'u3', 'u4', 'u2'], 'descending');
+  t.same((await keys({ sort: { path: ['params', 'rack.name'] }, filters: [{ path: ['params', 'rack'], value: 'r1' }] })).keys,
+    ['u4', 'u1', 'u3'], 'sort by a nested odd name; missing values first');
+  t.same(await keys({ sort: { path: ['name'] }, limit: 2 }), { keys: ['u2', 'u4'], total: 4 }, 'total counts before limit');
+  t.same(await keys({ sort: { path: ['name'] }, limit: 2, offset: 3 }), { keys: ['u1'], total: 4 }, 'offset');
+  t.same(await keys({ offset: 10 }), { keys: [], total: 4 }, 'offset past the end');
+  t.same(await keys({ filters: [{ path: ['bootenv'], value: 'local' }], limit: 1, offset: 1 }), { keys: ['u3'], total: 3 });
+
+  t.equal((await store.findOne<Machine>('machines', [{ path: ['macs'], value: 'aa:00:00:00:00:02' }]))?.uuid, 'u2');
+  t.equal((await store.findOne<Machine>('machines', [{ path: ['name'], value: 'bravo' }]))?.uuid, 'u4');
+  t.equal(await store.findOne('machines', [{ path: ['name'], value: 'zulu' }]), undefined);
+
+  const bad = await rejection(store.list('machines', { limit: -1 }));
+  t.equal(bad.code, 'BAD_REQUEST');
+  const empty = await rejection(store.list('machines', { filters: [{ path: [], value: 'x' }] }));
+  t.equal(empty.code, 'BAD_REQUEST');
+  t.same((await keys({ filters: [{ path: ['params', 'we"ird\\'], value: 'x' }] })).keys, ['u3'], 'quotes and backslashes in names are escaped');
+});
+
+t.test('delete blockedBy refuses while referenced, naming the users', async (t) => {
+  const { store } = await tempStore(t);
+  await store.put('bootenvs', 'centos', { name: 'centos' }, { mode: 'create' });
+  await store.put('bootenvs', 'unused', { name: 'unused' }, { mode: 'create' });
+  for (let i = 0; i < 25; i++) {
+    const uuid = `u${String(i).padStart(2, '0')}`;
+    await store.put('machines', uuid, machine(uuid, uuid, [], { bootenv: 'centos' }), { mode: 'create' });
+  }
+  await store.put('profiles', 'p1', { name: 'p1', params: {}, description: '', bootenvs: ['x', 'centos'] }, { mode: 'create' });
+  const refs = [
+    { kind: 'machines' as const, path: ['bootenv'] },
+    { kind: 'profiles' as const, path: ['bootenvs'] },
+  ];
+  const err = await rejection(store.delete('bootenvs', 'centos', { blockedBy: refs }));
+  t.equal(err.code, 'CONFLICT');
+  t.match(err.message, /bootenvs "centos" is in use by 26 objects: machines\/u00, machines\/u01, .*machines\/u19 and 6 more/);
+  t.same(err.detail?.total, 26);
+  t.equal((err.detail?.users as string[]).length, 20, 'the list is capped');
+  t.ok(await store.get('bootenvs', 'centos'), 'the refused delete removed nothing');
+
+  t.equal((await store.delete<{ name: string }>('bootenvs', 'unused', { blockedBy: refs }))?.name, 'unused');
+
+  for (let i = 0; i < 25; i++) await store.delete('machines', `u${String(i).padStart(2, '0')}`);
+  const one = await rejection(store.delete('bootenvs', 'centos', { blockedBy: refs }));
+  t.match(one.message, /in use by 1 object: profiles\/p1$/, 'array references count');
+  await store.delete('profiles', 'p1');
+  t.ok(await store.delete('bootenvs', 'centos', { blockedBy: refs }));
+});
+
+t.test('prefs merge, null removes, values keep their JSON type', async (t) => {
+  const { store } = await tempStore(t);
+  t.same(await store.getPrefs(), {});
+  t.same(await store.setPrefs({ defaultBootEnv: 'local', autoRegister: true, n: 3, o: { a: [1] } }), {
+    autoRegister: true,
+    defaultBootEnv: 'local',
+    n: 3,
+    o: { a: [1] },
+  });
+  t.same(await store.setPrefs({ defaultBootEnv: 'discovery', n: null }), {
+    autoRegister: true,
+    defaultBootEnv: 'discovery',
+    o: { a: [1] },
+  });
+  t.same(await store.getPrefs(), { autoRegister: true, defaultBootEnv: 'discovery', o: { a: [1] } });
+});
