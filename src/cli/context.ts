@@ -1,0 +1,43 @@
+/**
+ * What a command action needs: the process streams, the resolved global options (endpoint, credentials,
+ * output format) and a client built from them.
+ */
+import type { Command } from 'commander';
+import { FarrierClient } from './client.js';
+import { resolveFormat, type OutputFormat } from './output.js';
+
+export interface Io {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  stdin: NodeJS.ReadableStream;
+  /** Whether stdout is a terminal (selects the table format by default). */
+  isTTY: boolean;
+}
+
+export interface GlobalOptions {
+  endpoint: string;
+  user?: string;
+  password?: string;
+  token?: string;
+  output?: string;
+}
+
+export interface Context {
+  io: Io;
+  client: FarrierClient;
+  format: OutputFormat;
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export function contextFor(cmd: Command, io: Io): Context {
+  const g = cmd.optsWithGlobals<GlobalOptions>();
+  const client = new FarrierClient(g.endpoint, { user: g.user, password: g.password, token: g.token });
+  return {
+    io,
+    client,
+    format: resolveFormat(g.output, io.isTTY),
+    out: (text) => void io.stdout.write(text),
+    err: (text) => void io.stderr.write(text),
+  };
+}
