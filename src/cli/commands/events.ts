@@ -29,7 +29,8 @@ function renderEvent(data: string, format: OutputFormat): string {
 }
 
 export function eventsCommand(io: Io): Command {
-  const group = new Command('events').description('follow live events').usage('watch [options]');
+  const group = new Command('events').description('follow live events').usage('watch [options]')
+  group.addHelpText('after', `\nExamples:\n  $ farrier events watch\n  $ farrier events watch --type machines -o json`);
   group
     .command('watch')
     .description('print events (object changes, and DHCP/TFTP/HTTP boot activity) as they happen')

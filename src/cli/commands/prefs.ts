@@ -16,7 +16,8 @@ function renderPrefs(prefs: unknown, format: OutputFormat): string {
 }
 
 export function prefsCommand(io: Io): Command {
-  const group = new Command('prefs').description('show and change global preferences').usage('<get|set> ...');
+  const group = new Command('prefs').description('show and change global preferences').usage('<get|set> ...')
+  group.addHelpText('after', `\nExamples:\n  $ farrier prefs get\n  $ farrier prefs get defaultBootEnv\n  $ farrier prefs set unknownBootEnv=discovery`);
 
   group
     .command('get')

@@ -7,7 +7,8 @@ import { renderObject } from '../output.js';
 import { nonNegativeInt } from './crud.js';
 
 export function tokensCommand(io: Io): Command {
-  const group = new Command('tokens').description('create API tokens').usage('create [options]');
+  const group = new Command('tokens').description('create API tokens').usage('create [options]')
+  group.addHelpText('after', `\nExamples:\n  $ farrier -U admin -P "$PW" tokens create --ttl 600`);
   group
     .command('create')
     .description('create a bearer token for the current user (needs -U/-P); prints {token, expiresAt}')
