@@ -13,6 +13,8 @@
  * Several processes may open the same file (daemon + CLI tools): writes take the lock with BEGIN IMMEDIATE
  * and wait up to `busyTimeoutMs` for it; lost updates are prevented with `expectVersion`.
  */
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { FarrierError } from '../../errors.js';
 import type { Kind, Lease, Meta } from '../../model/types.js';
@@ -155,6 +157,10 @@ class SqliteStore implements Store {
 
 /** Open (creating and migrating as needed) the Farrier database at `path`. */
 export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): Promise<Store> {
+  // better-sqlite3 reports a missing directory as a plain TypeError; say what to do instead.
+  if (path !== ':memory:' && !existsSync(dirname(path))) {
+    throw new FarrierError('UNAVAILABLE', `store ${path}: its directory ${dirname(path)} does not exist; check that the data directory exists and is writable`);
+  }
   let db: Database.Database | undefined;
   try {
     db = new Database(path, { timeout: opts.busyTimeoutMs ?? 5000 });
