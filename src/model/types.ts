@@ -61,6 +61,15 @@ export interface BootEnvTemplate {
   contents?: string;
 }
 
+export interface ConfigInitrdFile {
+  /** Path inside the archive, e.g. `etc/hostname`. */
+  path: string;
+  /** Name of one of the bootenv's `templates` (its contents are rendered into this file). */
+  template: string;
+  /** Octal permission bits, default 0o644. */
+  mode?: number;
+}
+
 export interface BootEnv extends Meta {
   name: string;
   description: string;
@@ -77,6 +86,11 @@ export interface BootEnv extends Meta {
   /** Extra keys a bootenv may carry for the boot layer (e.g. `loader: "pxelinux"`, config initrd). */
   loader?: 'ipxe' | 'pxelinux' | 'grub';
   netboot?: boolean;
+  /**
+   * Files of a per-machine cpio archive served at `machines/<uuid>/config.cpio` and appended to `initrds`
+   * by the loader templates, for images with no metadata client.
+   */
+  configInitrd?: ConfigInitrdFile[];
   available: boolean;
   errors: string[];
   /** True for objects loaded from the repo's bootenvs/ directory. */
@@ -156,6 +170,8 @@ export interface User extends Meta {
   /** scrypt hash `scrypt$N$r$p$salt$hash`; never returned by the API. */
   passwordHash: string;
   description: string;
+  /** Bumped to revoke every token issued to this user (tokens carry the generation they were minted at). */
+  tokenGen?: number;
 }
 
 /** Well-known prefs; the map may hold more keys. */

@@ -1,0 +1,66 @@
+/**
+ * Plumbing shared by the resource services: dependencies, change events, and the read-modify-write loop
+ * that makes every update safe against concurrent writers.
+ */
+import type { Logger } from 'pino';
+import { FarrierError, notFound } from '../errors.js';
+import type { EventBus } from '../events/bus.js';
+import type { Kind } from '../model/types.js';
+import type { Store, Stored, Unstored } from '../store/store.js';
+
+export interface CoreDeps {
+  store: Store;
+  bus: EventBus;
+  logger: Logger;
+}
+
+export type ChangeAction = 'create' | 'update' | 'delete';
+
+export function publishChange(bus: EventBus, type: string, action: ChangeAction, key: string, object: unknown): void {
+  bus.publish({ time: new Date().toISOString(), type, action, key, object });
+}
+
+/** True for the store's optimistic-concurrency conflict (as opposed to a unique-field conflict). */
+export const isVersionConflict = (err: unknown): boolean =>
+  err instanceof FarrierError && err.code === 'CONFLICT' && err.detail !== undefined && 'expectedVersion' in err.detail;
+
+const MAX_ATTEMPTS = 8;
+
+/**
+ * get → mutate → put(expectVersion). When another writer got in between, re-read and mutate again, so no
+ * update is lost; `mutate` must therefore be a pure function of the current object. A caller-supplied
+ * `expectVersion` (the client's own optimistic check) is never retried: it fails with 409.
+ */
+export async function updateObject<T extends object>(
+  store: Store,
+  kind: Kind,
+  key: string,
+  mutate: (current: Stored<T>) => Promise<Unstored<T>> | Unstored<T>,
+  clientVersion?: number,
+): Promise<{ before: Stored<T>; after: Stored<T> }> {
+  for (let attempt = 1; ; attempt++) {
+    const before = await store.get<T>(kind, key);
+    if (!before) throw notFound(kind.replace(/s$/, ''), key);
+    const next = await mutate(before);
+    try {
+      const after = await store.put<T>(kind, key, next, { mode: 'replace', expectVersion: clientVersion ?? before.version });
+      return { before, after };
+    } catch (err) {
+      if (clientVersion !== undefined || !isVersionConflict(err) || attempt >= MAX_ATTEMPTS) throw err;
+    }
+  }
+}
+
+/** Drops store metadata and read-only fields a client may have echoed back. */
+export function stripMeta<T extends Record<string, unknown>>(obj: T, extra: readonly string[] = []): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...obj };
+  for (const k of ['createdAt', 'updatedAt', 'version', ...extra]) delete out[k];
+  return out;
+}
+
+/** The client's optimistic-concurrency version, if it sent one. */
+export function clientVersionOf(body: Record<string, unknown>): number | undefined {
+  return typeof body.version === 'number' ? body.version : undefined;
+}
+
+export const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
