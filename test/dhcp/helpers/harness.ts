@@ -88,6 +88,7 @@ export interface Harness {
   clientPort: number;
   client: Inbox;
   sockets: DhcpSockets;
+  server: DhcpServer;
   /** Send a request to the server from the client socket and wait for the reply with the same xid. */
   ask(pkt: Buffer, ms?: number): Promise<Parsed | undefined>;
   send(pkt: Buffer, from?: Socket): void;
@@ -156,6 +157,7 @@ export async function startHarness(t: Test, setup: HarnessSetup): Promise<Harnes
       clientPort,
       client,
       sockets,
+      server,
       send(pkt, from = clientSock) {
         from.send(pkt, serverPort, SERVER_IP);
       },
