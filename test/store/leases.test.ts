@@ -139,6 +139,30 @@ t.test('firstUnleased finds gaps at the edges, in the middle, and none when full
   t.equal(await store.firstUnleased(base + 10, base + 20), undefined, 'a dead row still occupies its address (reclaim it instead)');
 });
 
+t.test('firstUnleased across /24 blocks: head, middle and tail of the range', async (t) => {
+  const { store } = await tempStore(t);
+  const base = ipv4ToInt('10.0.0.0');
+  const writes: Promise<void>[] = [];
+  for (let h = 0; h < 512 + 10; h++) writes.push(store.putLease(lease(ip(base + h), `02:00:00:00:${(h >> 8).toString(16)}:${(h & 255).toString(16)}`)));
+  await Promise.all(writes);
+  const at = (s: string) => ipv4ToInt(s);
+  t.equal(await store.firstUnleased(at('10.0.0.5'), at('10.0.2.20')), at('10.0.2.10'), 'the first free address is in the last block');
+  t.equal(await store.firstUnleased(at('10.0.0.5'), at('10.0.2.9')), undefined, 'three blocks, all taken');
+  await store.deleteLease('10.0.0.2');
+  t.equal(await store.firstUnleased(at('10.0.0.5'), at('10.0.2.9')), undefined, 'a hole before `from` does not count');
+  t.equal(await store.firstUnleased(at('10.0.0.2'), at('10.0.2.9')), at('10.0.0.2'));
+  await store.deleteLease('10.0.1.255');
+  t.equal(await store.firstUnleased(at('10.0.0.5'), at('10.0.2.20')), at('10.0.1.255'), 'the last address of a middle block');
+  t.equal(await store.firstUnleased(at('10.0.0.250'), at('10.0.1.254')), undefined, 'two blocks, no middle, all taken');
+  await store.putLease(lease('10.0.1.255', 'aa:00:00:00:00:01', 'offered'));
+  await store.putLease(lease('10.0.1.255', 'aa:00:00:00:00:01', 'bound'));
+  t.equal(await store.firstUnleased(at('10.0.0.5'), at('10.0.2.20')), at('10.0.2.10'), 'an update in place keeps the block full');
+  await store.deleteLease('10.0.1.0');
+  t.equal(await store.firstUnleased(at('10.0.0.255'), at('10.0.2.9')), at('10.0.1.0'), 'the first address of a middle block');
+  t.equal(await store.firstUnleased(at('10.0.3.7'), at('10.0.9.1')), at('10.0.3.7'), 'blocks never used');
+  t.equal(await store.checkIntegrity(), 'ok', 'block counts agree with the lease rows');
+});
+
 t.test('firstUnleased on a /16 pool with 100k lease rows', async (t) => {
   const { store } = await tempStore(t, { durability: 'process' });
   const pool = { from: ipv4ToInt('10.1.0.1'), to: ipv4ToInt('10.1.255.254') };
@@ -156,6 +180,7 @@ t.test('firstUnleased on a /16 pool with 100k lease rows', async (t) => {
   t.equal(await store.firstUnleased(pool.from, pool.to), ipv4ToInt('10.1.200.7'), 'the one hole, deep in the pool');
   t.equal(await store.firstUnleased(ipv4ToInt('10.1.200.8'), pool.to), ipv4ToInt('10.1.250.1'), 'the next hole');
   t.same(await store.leaseCounts(pool.from, pool.to), { bound: 65_532 });
+  t.equal(await store.checkIntegrity(), 'ok');
 });
 
 t.test('oldestReclaimable, sweepLeases, leaseCounts', async (t) => {

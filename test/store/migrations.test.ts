@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { FarrierError } from '../../src/errors.js';
-import { currentVersion, latestVersion, migrate, MIGRATIONS, openSqliteStore } from '../../src/store/sqlite/index.js';
+import { currentVersion, ipv4ToInt, latestVersion, migrate, MIGRATIONS, openSqliteStore } from '../../src/store/sqlite/index.js';
 
 const latest = latestVersion(MIGRATIONS);
 
@@ -47,6 +47,25 @@ t.test('an older database is upgraded in place', async (t) => {
     subnet: 'lab', hostname: null, clientId: null, updatedAt: '2026-01-01T00:00:00.000Z' };
   t.equal(await store.claimLease(lease, new Date()), true, 'tables of later migrations exist');
   t.same(versions(path), MIGRATIONS.map((m) => m.version));
+});
+
+t.test('upgrading a database that already holds leases builds the block counts from them', async (t) => {
+  const path = join(t.testdir(), 'farrier.db');
+  const old = new Database(path);
+  const v2 = MIGRATIONS.filter((m) => m.version <= 2);
+  migrate(old, v2, path);
+  const insert = old.prepare(`INSERT INTO leases (addr, address, mac, state, expires_at, subnet, updated_at)
+    VALUES (?, ?, ?, 'bound', 1900000000000, 'lab', '2026-01-01T00:00:00.000Z')`);
+  const base = ipv4ToInt('10.0.0.0');
+  for (let h = 0; h < 256 * 3; h++) {
+    if (h === 600) continue;
+    insert.run(base + h, `10.0.${h >> 8}.${h & 255}`, `02:00:00:00:${(h >> 8).toString(16)}:${(h & 255).toString(16)}`);
+  }
+  old.close();
+  const store = await openSqliteStore(path);
+  t.teardown(() => store.close());
+  t.equal(await store.checkIntegrity(), 'ok');
+  t.equal(await store.firstUnleased(base + 1, base + 767), base + 600);
 });
 
 t.test('a database from a newer Farrier is refused and left alone', async (t) => {

@@ -139,6 +139,8 @@ class SqliteStore implements Store {
       const fkRows = this.db.pragma('foreign_key_check') as unknown[];
       const problems = rows.map((r) => r.integrity_check).filter((m) => m !== 'ok');
       if (fkRows.length > 0) problems.push(`${fkRows.length} rows violate foreign keys`);
+      const blocks = this.leases.blockCountMismatches();
+      if (blocks > 0) problems.push(`${blocks} lease_blocks rows disagree with the leases table`);
       return problems.length === 0 ? 'ok' : problems.join('\n');
     });
   }

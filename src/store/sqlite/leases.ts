@@ -44,8 +44,11 @@ const SORT_COLUMNS: Record<string, string> = {
   updatedAt: 'updated_at',
 };
 
-/** A state that never holds an address, whatever its expiry says. */
-const DEAD_STATES = `('expired', 'released')`;
+/** Addresses per `lease_blocks` row (a /24). */
+const BLOCK = 256;
+
+/** States that never hold an address, whatever their expiry says. */
+const DEAD_STATES: readonly LeaseState[] = ['expired', 'released'];
 
 export function ipv4ToInt(address: string): number {
   const parts = address.split('.');
@@ -126,7 +129,7 @@ export class Leases {
     const holder = this.stmts.get('SELECT mac, state, expires_at FROM leases WHERE addr = ?').get(addr) as
       | Pick<LeaseRow, 'mac' | 'state' | 'expires_at'>
       | undefined;
-    const live = holder !== undefined && !['expired', 'released'].includes(holder.state) && holder.expires_at > now.getTime();
+    const live = holder !== undefined && !DEAD_STATES.includes(holder.state) && holder.expires_at > now.getTime();
     if (holder !== undefined && holder.mac !== lease.mac && live) return false;
     this.stmts.get('DELETE FROM leases WHERE mac = ? AND addr <> ?').run(lease.mac, addr);
     this.write(addr, lease, expires);
@@ -145,32 +148,29 @@ export class Leases {
   }
 
   /**
-   * Lowest free address in [from, to]: `from` itself if free, else the first leased address in range whose
-   * successor is free. The outer query walks the primary-key index upward from `from` and stops at the first
-   * gap, probing the successor by primary key, so the cost grows with the length of the leased run that starts
-   * at `from` — never with the size of the table or of the pool beyond that run.
+   * Lowest free address in [from, to], found with at most three indexed queries, each touching at most
+   * 256 rows of its table for a /16 pool: a gap search inside the block of `from`, then the first block
+   * strictly inside the range that is not full (from `lease_blocks`), then a gap search inside that block
+   * or, when every middle block is full, inside the block of `to`.
    */
   firstUnleased(from: number, to: number): number | undefined {
     if (from > to) return undefined;
-    const row = this.stmts
-      .get(
-        `SELECT CASE
-           WHEN NOT EXISTS (SELECT 1 FROM leases WHERE addr = :from) THEN :from
-           ELSE (SELECT l.addr + 1 FROM leases AS l
-                 WHERE l.addr >= :from AND l.addr < :to
-                   AND NOT EXISTS (SELECT 1 FROM leases AS n WHERE n.addr = l.addr + 1)
-                 ORDER BY l.addr LIMIT 1)
-         END AS free`,
-      )
-      .get({ from, to }) as { free: number | null };
-    return row.free ?? undefined;
+    const firstBlock = Math.floor(from / BLOCK);
+    const lastBlock = Math.floor(to / BLOCK);
+    const head = this.gapIn(from, Math.min(to, firstBlock * BLOCK + BLOCK - 1));
+    if (head !== undefined || lastBlock === firstBlock) return head;
+    if (lastBlock - firstBlock > 1) {
+      const block = this.firstNonFullBlock(firstBlock + 1, lastBlock - 1);
+      if (block !== undefined) return this.gapIn(block * BLOCK, block * BLOCK + BLOCK - 1);
+    }
+    return this.gapIn(lastBlock * BLOCK, to);
   }
 
   oldestReclaimable(from: number, to: number, now: Date): Lease | undefined {
     const row = this.stmts
       .get(
         `SELECT ${COLUMNS} FROM leases
-         WHERE addr BETWEEN ? AND ? AND (state IN ${DEAD_STATES} OR expires_at <= ?)
+         WHERE addr BETWEEN ? AND ? AND (state IN (${DEAD_STATES.map((st) => `'${st}'`).join(', ')}) OR expires_at <= ?)
          ORDER BY expires_at, addr LIMIT 1`,
       )
       .get(from, to, now.getTime()) as LeaseRow | undefined;
@@ -191,6 +191,51 @@ export class Leases {
       .get('SELECT state, count(*) AS n FROM leases WHERE addr BETWEEN ? AND ? GROUP BY state')
       .all(from, to) as { state: string; n: number }[];
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
+  /** Blocks whose `lease_blocks` count disagrees with the lease rows (0 in a healthy database). */
+  blockCountMismatches(): number {
+    const row = this.stmts
+      .get(
+        `SELECT (SELECT count(*) FROM (SELECT block, used FROM lease_blocks WHERE used <> 0
+                                     EXCEPT SELECT addr >> 8, count(*) FROM leases GROUP BY addr >> 8))
+              + (SELECT count(*) FROM (SELECT addr >> 8, count(*) FROM leases GROUP BY addr >> 8
+                                     EXCEPT SELECT block, used FROM lease_blocks)) AS n`,
+      )
+      .get() as { n: number };
+    return row.n;
+  }
+
+  /** `lo` if free, else the first leased address in [lo, hi) whose successor is free. Cost: the leased run at `lo`. */
+  private gapIn(lo: number, hi: number): number | undefined {
+    const row = this.stmts
+      .get(
+        `SELECT CASE
+           WHEN NOT EXISTS (SELECT 1 FROM leases WHERE addr = :lo) THEN :lo
+           ELSE (SELECT l.addr + 1 FROM leases AS l
+                 WHERE l.addr >= :lo AND l.addr < :hi
+                   AND NOT EXISTS (SELECT 1 FROM leases AS n WHERE n.addr = l.addr + 1)
+                 ORDER BY l.addr LIMIT 1)
+         END AS free`,
+      )
+      .get({ lo, hi }) as { free: number | null };
+    return row.free ?? undefined;
+  }
+
+  /** The same gap search over the full blocks: the first block in [lo, hi] with a free address. */
+  private firstNonFullBlock(lo: number, hi: number): number | undefined {
+    const row = this.stmts
+      .get(
+        `SELECT CASE
+           WHEN NOT EXISTS (SELECT 1 FROM lease_blocks WHERE block = :lo AND used = ${BLOCK}) THEN :lo
+           ELSE (SELECT b.block + 1 FROM lease_blocks AS b
+                 WHERE b.block >= :lo AND b.block < :hi AND b.used = ${BLOCK}
+                   AND NOT EXISTS (SELECT 1 FROM lease_blocks AS n WHERE n.block = b.block + 1 AND n.used = ${BLOCK})
+                 ORDER BY b.block LIMIT 1)
+         END AS free`,
+      )
+      .get({ lo, hi }) as { free: number | null };
+    return row.free ?? undefined;
   }
 
   private write(addr: number, lease: Lease, expires: number): void {

@@ -61,6 +61,27 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX leases_subnet ON leases (subnet);
     `,
   },
+  {
+    version: 3,
+    description: 'lease rows per block of 256 addresses, for the free-address search',
+    // Kept by triggers so no code path can forget it. Lease writes use UPSERT, which fires UPDATE (not
+    // DELETE + INSERT) triggers, and addresses are never updated in place, so these two are all it takes.
+    sql: `
+      CREATE TABLE lease_blocks (
+        block INTEGER PRIMARY KEY,
+        used INTEGER NOT NULL
+      );
+      INSERT INTO lease_blocks (block, used) SELECT addr >> 8, count(*) FROM leases GROUP BY addr >> 8;
+      CREATE INDEX lease_blocks_full ON lease_blocks (block) WHERE used = 256;
+      CREATE TRIGGER leases_block_add AFTER INSERT ON leases BEGIN
+        INSERT OR IGNORE INTO lease_blocks (block, used) VALUES (new.addr >> 8, 0);
+        UPDATE lease_blocks SET used = used + 1 WHERE block = new.addr >> 8;
+      END;
+      CREATE TRIGGER leases_block_remove AFTER DELETE ON leases BEGIN
+        UPDATE lease_blocks SET used = used - 1 WHERE block = old.addr >> 8;
+      END;
+    `,
+  },
 ];
 
 export function latestVersion(migrations: readonly Migration[]): number {
