@@ -1,0 +1,92 @@
+/**
+ * The boot tree over HTTP at `/` (GET and HEAD), unauthenticated like TFTP. Files on disk stream through
+ * @fastify/static (Content-Length, Range, ETag, Last-Modified); rendered files are sent as buffers with
+ * their exact length. API, Swagger and spec paths are never answered here, even when no route matches them.
+ */
+import fastifyStatic from '@fastify/static';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { FarrierError } from '../errors.js';
+import type { FarrierEvent } from '../model/types.js';
+import { plainIpv4 } from '../boot/address.js';
+import type { TreeClient, TreeEntry } from '../boot/tree.js';
+
+/** What the plugin needs of the boot tree (src/boot/tree.ts's BootTree). */
+export interface BootFileTree {
+  lookup(path: string, client: TreeClient): Promise<TreeEntry>;
+}
+
+export interface BootFilesOptions {
+  tree: BootFileTree;
+  publish: (event: FarrierEvent) => void;
+}
+
+const reserved = /^\/(api(\/|$)|swagger(\/|$)|openapi\.(yaml|json)$)/;
+
+function contentType(name: string): string {
+  if (/\.(json|ign)$/.test(name)) return 'application/json';
+  if (/\.(cpio|img|gz|xz|efi|kpxe|0|c32|iso)$|vmlinuz|kernel|initrd/.test(name)) return 'application/octet-stream';
+  return 'text/plain; charset=utf-8';
+}
+
+function clientOf(request: FastifyRequest): TreeClient {
+  return { address: request.ip, port: request.socket.remotePort ?? 0, localAddress: request.socket.localAddress };
+}
+
+/** Encapsulated (no fastify-plugin): its @fastify/static decorator stays out of the API's context. */
+export async function bootFilesPlugin(app: FastifyInstance, opts: BootFilesOptions): Promise<void> {
+  await app.register(fastifyStatic, { root: '/', serve: false, dotfiles: 'allow', index: false });
+
+  const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
+    let rawPath: string;
+    try {
+      rawPath = decodeURIComponent(request.url.split("?")[0]);
+    } catch {
+      return reply.code(400).type("text/plain; charset=utf-8").send("malformed percent-encoding in path\n");
+    }
+    if (reserved.test(rawPath)) return reply.callNotFound();
+    const client = clientOf(request);
+    let entry: TreeEntry;
+    try {
+      entry = await opts.tree.lookup(rawPath, client);
+    } catch (err) {
+      if (err instanceof FarrierError && err.code === 'RENDER') {
+        request.log.warn({ path: rawPath, uuid: err.detail?.machine, client: client.address }, err.message);
+        event(opts, request, rawPath, 500, 0);
+        return reply.code(500).type('text/plain; charset=utf-8').send(`${err.message}\n`);
+      }
+      throw err;
+    }
+    if (entry.kind === 'missing') {
+      event(opts, request, rawPath, 404, 0);
+      return reply.code(404).type('text/plain; charset=utf-8').send(`${entry.reason}\n`);
+    }
+    if (entry.kind === 'buffer') {
+      event(opts, request, rawPath, 200, request.method === 'HEAD' ? 0 : entry.data.length, entry.machine);
+      return reply
+        .code(200)
+        .type(contentType(entry.name))
+        .header('content-length', entry.data.length)
+        .header('cache-control', 'no-store')
+        .send(entry.data);
+    }
+    reply.raw.once('finish', () => {
+      const length = Number(reply.getHeader('content-length') ?? 0);
+      event(opts, request, rawPath, reply.statusCode, request.method === 'HEAD' ? 0 : length, entry.machine);
+    });
+    const slash = entry.path.lastIndexOf('/');
+    return reply.type(contentType(entry.name)).sendFile(entry.path.slice(slash + 1), entry.path.slice(0, slash) || '/');
+  };
+
+  app.route({ method: ['GET', 'HEAD'], url: '/*', handler });
+}
+
+function event(opts: BootFilesOptions, request: FastifyRequest, path: string, status: number, bytes: number, machine?: { uuid: string; mac: string }): void {
+  const client = plainIpv4(request.ip);
+  opts.publish({
+    time: new Date().toISOString(),
+    type: 'http',
+    action: request.method.toLowerCase(),
+    key: machine?.uuid ?? client,
+    object: { path, status, bytes, client, mac: machine?.mac ?? null, uuid: machine?.uuid ?? null },
+  });
+}
