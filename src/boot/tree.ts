@@ -101,7 +101,9 @@ export class BootTree {
       if (machine) return this.renderLoader(machine, route.kind, name, url);
       // An unknown MAC asking iPXE or GRUB gets the unknownBootEnv; pxelinux goes on to ask for `default`.
       if (route.key === 'mac' && route.kind !== 'pxelinux') return this.renderUnknown(route.kind, name, url);
-      return { kind: 'missing', reason: `no machine with ${route.key === 'mac' ? 'MAC' : 'IP'} ${m[1]}` };
+      const file = await this.fileEntry(path);
+      if (file.kind !== 'missing') return file;
+      return { kind: 'missing', reason: `no machine with ${route.key === 'mac' ? 'MAC' : 'IP'} ${m[1]} (and no such static file)` };
     }
 
     const mm = MACHINE_PATH.exec(path);
