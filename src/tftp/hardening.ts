@@ -1,0 +1,58 @@
+/**
+ * Fixes for four robustness bugs of `tftp@0.1.2`, applied once to the package's prototypes
+ * (see the regression tests in test/tftp/hardening.test.ts):
+ *  T1 a datagram shorter than 4 bytes on a transfer port crashed the process (readUInt16BE out of range);
+ *  T2 packets from any address/port were accepted by a transfer, so a foreign ERROR could abort it;
+ *  T3 a duplicate ACK of the previous window re-sent the window and advanced it (ACK storm, stalled transfer);
+ *  T4 an ACK while no window was outstanding called a null callback ("cb is not a function" sent to the client).
+ * T5 (a request nobody answers never times out) is handled by the watchdog in server.ts.
+ */
+import { requireTftp } from './vendor.js';
+
+type MessageHandler = (this: unknown, msg: Buffer, rinfo?: { address: string; port: number }) => unknown;
+
+interface IncomingRequestProto {
+  _initSocket(this: IncomingRequestThis, socket: unknown, onMessage: MessageHandler): unknown;
+}
+interface IncomingRequestThis {
+  _address: string;
+  _port: number;
+}
+interface WindowState {
+  _cb: (() => void) | null;
+  _mayRollover: boolean;
+  _start: number;
+}
+interface ServerWriterProto {
+  _onAck(this: { _window: WindowState | null }, ack: { block: number }): unknown;
+}
+
+const APPLIED = Symbol.for('farrier.tftp.hardening');
+
+/** Patches the package once per process; later calls are no-ops. Call before creating a server. */
+export function applyTftpHardening(): void {
+  const IncomingRequest = requireTftp('tftp/lib/protocol/server/incoming-request') as { prototype: IncomingRequestProto };
+  // The server writer is a clone of protocol/writer (see tftp/lib/protocol/inherit.js): patch the clone.
+  const ServerWriter = requireTftp('tftp/lib/protocol/server/writer') as { prototype: ServerWriterProto };
+  const marker = IncomingRequest.prototype as unknown as Record<symbol, boolean>;
+  if (marker[APPLIED]) return;
+  marker[APPLIED] = true;
+
+  const initSocket = IncomingRequest.prototype._initSocket;
+  IncomingRequest.prototype._initSocket = function (socket, onMessage) {
+    const request = this;
+    return initSocket.call(this, socket, function (this: unknown, msg, rinfo) {
+      if (msg.length < 4) return; // T1
+      if (rinfo && (rinfo.address !== request._address || rinfo.port !== request._port)) return; // T2
+      return onMessage.call(this, msg, rinfo);
+    });
+  };
+
+  const onAck = ServerWriter.prototype._onAck;
+  ServerWriter.prototype._onAck = function (ack) {
+    const w = this._window;
+    if (!w || !w._cb) return; // T4: nothing outstanding to acknowledge
+    if (!w._mayRollover && ack.block === ((w._start - 1) & 0xffff)) return; // T3: duplicate; the timer retransmits
+    return onAck.call(this, ack);
+  };
+}

@@ -1,0 +1,266 @@
+/**
+ * Farrier's read-only TFTP server: the hardened `tftp` package with our own request listener. Every file
+ * comes from a BootTree (rendered Buffers or files on disk, always with an exact size); each transfer is
+ * reported once through onTransfer and counted; a watchdog frees transfers that stop making progress.
+ */
+import { tmpdir } from 'node:os';
+import { createReadStream } from 'node:fs';
+import { Transform, type TransformCallback } from 'node:stream';
+import { FarrierError } from '../errors.js';
+import { applyTftpHardening } from './hardening.js';
+import { normaliseTftpPath } from './paths.js';
+import type { BootTree, TftpClient } from './ports.js';
+import { tftpPackage, type TftpPackageServer, type TftpRequest, type TftpResponse } from './vendor.js';
+
+export type TransferOutcome = 'complete' | 'missing' | 'rejected' | 'failed' | 'aborted-by-client' | 'timed-out' | 'stalled';
+
+export interface TransferEvent {
+  /** The file name as the client sent it. */
+  file: string;
+  /** The tree path it was normalised to (absent when normalisation rejected it). */
+  path?: string;
+  client: TftpClient;
+  outcome: TransferOutcome;
+  /** Bytes handed to the protocol layer (equals size when complete). */
+  bytes: number;
+  size?: number;
+  blockSize: number;
+  windowSize: number;
+  durationMs: number;
+  /** One line: why it did not complete. */
+  error?: string;
+}
+
+/** Structured logger; pino's Logger satisfies it. */
+export interface TftpLogger {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface TftpServerConfig {
+  /** IP literal to bind (the package does not resolve names). */
+  host: string;
+  /** 0 = ephemeral (tests). */
+  port: number;
+  tree: BootTree;
+  blockSizeMax?: number;
+  windowSizeMax?: number;
+  /** Retransmission timeout per window. */
+  timeoutMs?: number;
+  retries?: number;
+  /** A transfer that moves no data for this long is aborted and freed. */
+  stallTimeoutMs?: number;
+  logger?: TftpLogger;
+  onTransfer?: (event: TransferEvent) => void;
+}
+
+export interface TftpCounters {
+  requests: number;
+  complete: number;
+  failed: number;
+  bytesSent: number;
+  active: number;
+}
+
+export interface TftpServer {
+  host: string;
+  port: number;
+  counters(): TftpCounters;
+  close(): Promise<void>;
+}
+
+const quietLogger: TftpLogger = { debug() {}, info() {}, warn() {} };
+
+/** Counts bytes on their way to the protocol layer; every chunk is progress for the watchdog. */
+class ProgressCounter extends Transform {
+  bytes = 0;
+  constructor(private readonly onProgress: () => void) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.bytes += chunk.length;
+    this.onProgress();
+    cb(null, chunk);
+  }
+}
+
+function bindError(err: NodeJS.ErrnoException, host: string, port: number): FarrierError {
+  const where = `udp ${host}:${port}`;
+  if (err.code === 'EACCES') {
+    return new FarrierError('UNAVAILABLE', `TFTP cannot bind ${where}: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)`);
+  }
+  if (err.code === 'EADDRINUSE') return new FarrierError('UNAVAILABLE', `TFTP cannot bind ${where}: address already in use (another TFTP server running?)`);
+  if (err.code === 'EADDRNOTAVAIL') return new FarrierError('UNAVAILABLE', `TFTP cannot bind ${where}: no local interface has that address`);
+  return new FarrierError('UNAVAILABLE', `TFTP cannot bind ${where}: ${err.message}`);
+}
+
+export async function startTftpServer(config: TftpServerConfig): Promise<TftpServer> {
+  applyTftpHardening();
+  const log = config.logger ?? quietLogger;
+  const timeoutMs = config.timeoutMs ?? 1000;
+  const retries = config.retries ?? 5;
+  const stallTimeoutMs = config.stallTimeoutMs ?? Math.max(10_000, timeoutMs * (retries + 2));
+  const counters: TftpCounters = { requests: 0, complete: 0, failed: 0, bytesSent: 0, active: 0 };
+  /** Transfers in flight by client TID + file: a retransmitted RRQ must not start a second transfer. */
+  const inFlight = new Set<string>();
+
+  const handle = (req: TftpRequest, res: TftpResponse): void => {
+    const started = Date.now();
+    const client: TftpClient = { address: req.stats.remoteAddress, port: req.stats.remotePort };
+    const key = `${client.address}:${client.port}:${req.file}`;
+    req.on('error', () => {
+      // reported through the close handler below; without a listener the package's error event would crash us
+    });
+    if (inFlight.has(key)) {
+      // silently: nothing was sent on this request's port yet, and the original transfer answers the client
+      req.close();
+      return;
+    }
+    inFlight.add(key);
+    counters.requests++;
+    counters.active++;
+
+    let path: string | undefined;
+    let size: number | undefined;
+    let counter: ProgressCounter | undefined;
+    let outcome: TransferOutcome | undefined;
+    let error: string | undefined;
+    let lastProgress = Date.now();
+    const progress = (): void => {
+      lastProgress = Date.now();
+    };
+    const fail = (o: TransferOutcome, message: string, clientMessage = message): void => {
+      if (outcome) return;
+      outcome = o;
+      error = message;
+      req.abort(clientMessage);
+    };
+
+    const watchdog = setInterval(() => {
+      if (Date.now() - lastProgress >= stallTimeoutMs) fail('stalled', `no progress for ${stallTimeoutMs} ms`, 'Transfer timed out');
+    }, Math.min(1000, stallTimeoutMs));
+
+    let aborted = false;
+    let clientError: string | undefined;
+    req.on('abort', () => (aborted = true));
+    req.on('error', (err: Error) => (clientError = err.message));
+    req.on('close', () => {
+      // the package emits 'abort'/'error' right after 'close': decide once they had their chance
+      setImmediate(() => {
+        clearInterval(watchdog);
+        inFlight.delete(key);
+        counters.active--;
+        const bytes = counter?.bytes ?? 0;
+        counters.bytesSent += bytes;
+        if (!outcome) {
+          if (aborted) outcome = 'failed';
+          else if (clientError !== undefined) {
+            // the package reports its own retransmission give-up with this text
+            outcome = clientError === 'Timed out' ? 'timed-out' : 'aborted-by-client';
+            error = clientError;
+          } else outcome = 'complete';
+        }
+        if (outcome === 'complete') counters.complete++;
+        else counters.failed++;
+        const event: TransferEvent = {
+          file: req.file,
+          path,
+          client,
+          outcome,
+          bytes,
+          size,
+          blockSize: req.stats.blockSize,
+          windowSize: req.stats.windowSize,
+          durationMs: Date.now() - started,
+          ...(error !== undefined ? { error } : {}),
+        };
+        const logObj = { client: `${client.address}:${client.port}`, file: req.file, bytes, durationMs: event.durationMs, outcome };
+        if (outcome === 'complete') log.info(logObj, 'tftp transfer complete');
+        else log.warn({ ...logObj, error }, 'tftp transfer failed');
+        config.onTransfer?.(event);
+      });
+    });
+
+    try {
+      path = normaliseTftpPath(req.file);
+    } catch (err) {
+      fail('rejected', (err as Error).message, 'Access violation');
+      return;
+    }
+    const treePath = path;
+    config.tree.lookup(treePath, client).then(
+      (entry) => {
+        if (outcome) return; // the watchdog gave up while the tree was working
+        progress();
+        if (entry.kind === 'missing') {
+          fail('missing', entry.reason, 'File not found');
+          return;
+        }
+        size = entry.kind === 'buffer' ? entry.data.length : entry.size;
+        counter = new ProgressCounter(progress);
+        const declared = size;
+        const thisCounter = counter;
+        counter.on('end', () => {
+          if (thisCounter.bytes < declared) fail('failed', `${treePath}: got ${thisCounter.bytes} of ${declared} bytes (file changed while being sent)`, 'I/O error');
+        });
+        res.setSize(size);
+        if (entry.kind === 'buffer') {
+          counter.pipe(res);
+          counter.end(entry.data);
+        } else if (size === 0) {
+          counter.pipe(res);
+          counter.end();
+        } else {
+          // end: size-1 keeps a file that grew since lookup from overrunning the announced size
+          const rs = createReadStream(entry.path, { start: 0, end: size - 1, highWaterMark: 16 * 1024 });
+          rs.on('error', (err) => fail('failed', `${treePath}: ${err.message}`, 'I/O error'));
+          rs.pipe(counter).pipe(res);
+        }
+      },
+      (err: unknown) => fail('failed', `${treePath}: ${err instanceof Error ? err.message : String(err)}`, 'Error preparing file'),
+    );
+  };
+
+  const srv: TftpPackageServer = tftpPackage().createServer(
+    {
+      host: config.host,
+      port: config.port,
+      // the package stats this directory at listen(); our listener never serves from it
+      root: tmpdir(),
+      denyPUT: true,
+      blockSize: config.blockSizeMax ?? 1468,
+      windowSize: config.windowSizeMax ?? 16,
+      timeout: timeoutMs,
+      retries,
+    },
+    handle,
+  );
+  // the package maps port 0 to 69; binding reads this property, so restore the caller's choice
+  srv.port = config.port;
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => reject(bindError(err, config.host, config.port));
+    srv.once('error', onError);
+    srv.once('listening', () => {
+      srv.off('error', onError);
+      resolve();
+    });
+    srv.listen();
+  });
+  srv.on('error', (err: Error) => log.warn({ err: err.message }, 'tftp server socket error'));
+  const port = srv._socket.address().port;
+  log.info({ host: config.host, port }, 'tftp listening');
+
+  let closed: Promise<void> | undefined;
+  return {
+    host: config.host,
+    port,
+    counters: () => ({ ...counters }),
+    close: () =>
+      (closed ??= new Promise<void>((resolve) => {
+        srv.once('close', () => resolve());
+        srv.close();
+      })),
+  };
+}

@@ -1,0 +1,153 @@
+/** One regression test per robustness bug of tftp@0.1.2 (T1–T4) and the T5 watchdog. */
+import { createHash, randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t, { type Test } from 'tap';
+import { DirectoryTree } from '../../src/tftp/directoryTree.js';
+import { applyTftpHardening } from '../../src/tftp/hardening.js';
+import type { BootTree, BootTreeEntry } from '../../src/tftp/ports.js';
+import { startTftpServer, type TftpServer, type TransferEvent } from '../../src/tftp/server.js';
+import { tftpPackage, type TftpRequest } from '../../src/tftp/vendor.js';
+import { tempDir } from '../helpers/env.js';
+import { ack, buildRrq, errorPacket, parseError, rawGet, sendFromStranger } from './helpers/rawClient.js';
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+async function serveDir(tt: Test, files: Record<string, Buffer>, events?: TransferEvent[]): Promise<TftpServer> {
+  const dir = tempDir(tt);
+  for (const [name, data] of Object.entries(files)) writeFileSync(join(dir, name), data);
+  const srv = await startTftpServer({ host: '127.0.0.1', port: 0, tree: new DirectoryTree(dir), timeoutMs: 500, retries: 3, onTransfer: (e) => events?.push(e) });
+  tt.teardown(() => srv.close());
+  return srv;
+}
+
+t.test('T1: a 1-byte datagram to a transfer port neither crashes the server nor breaks the transfer', async (t) => {
+  const big = randomBytes(2 * 1024 * 1024);
+  const srv = await serveDir(t, { 'big.bin': big, 'small.txt': Buffer.from('still here\n') });
+  let poked = false;
+  const r = await rawGet({
+    host: '127.0.0.1', port: srv.port, file: 'big.bin', blksize: 1468, windowsize: 4,
+    onBlock: async (block, serverPort) => {
+      if (block === 100 && !poked) {
+        poked = true;
+        await sendFromStranger('127.0.0.1', serverPort, Buffer.from([4]));
+      }
+    },
+  });
+  t.ok(poked, 'the short datagram was sent mid-transfer');
+  t.notOk(r.error, 'no TFTP error');
+  t.equal(sha(r.data), sha(big), 'file arrived intact');
+  const again = await rawGet({ host: '127.0.0.1', port: srv.port, file: 'small.txt' });
+  t.equal(again.data.toString(), 'still here\n', 'the server still answers afterwards');
+});
+
+t.test('T2: an ERROR from a foreign port does not abort a running transfer', async (t) => {
+  const big = randomBytes(1024 * 1024);
+  const srv = await serveDir(t, { 'big.bin': big });
+  let spoofed = false;
+  const r = await rawGet({
+    host: '127.0.0.1', port: srv.port, file: 'big.bin', blksize: 1468, windowsize: 4,
+    onBlock: async (block, serverPort) => {
+      if (block === 50 && !spoofed) {
+        spoofed = true;
+        await sendFromStranger('127.0.0.1', serverPort, errorPacket(0, 'spoofed abort'));
+      }
+    },
+  });
+  t.ok(spoofed);
+  t.notOk(r.error, 'no TFTP error');
+  t.equal(sha(r.data), sha(big), 'file arrived intact');
+});
+
+t.test('T3: a client that sends every ACK twice gets each block about once (no ACK storm)', async (t) => {
+  const file = randomBytes(300 * 1024);
+  const srv = await serveDir(t, { 'f.bin': file });
+  for (const windowsize of [1, 4]) {
+    const r = await rawGet({ host: '127.0.0.1', port: srv.port, file: 'f.bin', blksize: 512, windowsize, duplicateAcks: true });
+    const blocks = Math.floor(file.length / 512) + 1;
+    t.notOk(r.error, `w${windowsize}: no error`);
+    t.equal(sha(r.data), sha(file), `w${windowsize}: file intact`);
+    t.ok(r.dataPackets <= blocks + 2 * windowsize, `w${windowsize}: ${r.dataPackets} DATA packets for ${blocks} blocks`);
+  }
+});
+
+t.test('T4: an ACK while no window is outstanding is ignored, not answered with "cb is not a function"', async (t) => {
+  applyTftpHardening();
+  // A listener that over-declares the size leaves the writer waiting for data with no window outstanding.
+  const requests: TftpRequest[] = [];
+  const srv = tftpPackage().createServer(
+    { host: '127.0.0.1', port: 0, root: tempDir(t), denyPUT: true, blockSize: 512, windowSize: 1, timeout: 5000, retries: 1 },
+    (req, res) => {
+      requests.push(req);
+      req.on('error', () => {});
+      res.setSize(1000);
+      res.end(Buffer.alloc(10, 1));
+    },
+  );
+  srv.port = 0;
+  await new Promise<void>((r) => {
+    srv.once('listening', r);
+    srv.listen();
+  });
+  // without Farrier's watchdog nothing ever ends this transfer: abort it ourselves
+  t.teardown(() => {
+    for (const r of requests) r.abort();
+    srv.close();
+  });
+  const sock = dgram.createSocket('udp4');
+  t.teardown(() => sock.close());
+  const received: Buffer[] = [];
+  let transferPort = 0;
+  sock.on('message', (m, rinfo) => {
+    transferPort = rinfo.port;
+    received.push(m);
+  });
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
+  sock.send(buildRrq('x', { blksize: 512 }), srv._socket.address().port, '127.0.0.1');
+  const waitFor = async (n: number): Promise<void> => {
+    for (let i = 0; i < 50 && received.length < n; i++) await new Promise((r) => setTimeout(r, 20));
+  };
+  await waitFor(1);
+  t.equal(received[0]?.readUInt16BE(0), 6, 'OACK first');
+  sock.send(ack(0), transferPort, '127.0.0.1');
+  await new Promise((r) => setTimeout(r, 200));
+  sock.send(ack(0), transferPort, '127.0.0.1');
+  sock.send(ack(1), transferPort, '127.0.0.1');
+  await new Promise((r) => setTimeout(r, 300));
+  const errors = received.filter((m) => m.readUInt16BE(0) === 5).map((m) => parseError(m).message);
+  t.same(errors, [], 'the stray ACKs produced no error packet');
+});
+
+t.test('T4 through the server: a file that shrank after lookup ends with a clear error', async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'shrunk.bin'), Buffer.alloc(10, 7));
+  // the size reported at lookup time is stale: the file has 10 bytes, 1000 were announced
+  const staleTree: BootTree = { lookup: async (p): Promise<BootTreeEntry> => ({ kind: 'file', path: join(dir, p), size: 1000, name: p }) };
+  const events: TransferEvent[] = [];
+  const srv = await startTftpServer({ host: '127.0.0.1', port: 0, tree: staleTree, timeoutMs: 500, retries: 2, onTransfer: (e) => events.push(e) });
+  t.teardown(() => srv.close());
+  const r = await rawGet({ host: '127.0.0.1', port: srv.port, file: 'shrunk.bin', blksize: 512 });
+  t.equal(r.error?.message, 'I/O error');
+  await new Promise((res) => setTimeout(res, 50));
+  t.equal(events[0]?.outcome, 'failed');
+  t.match(events[0]?.error, /got 10 of 1000 bytes/);
+});
+
+t.test('T5: a request the tree never answers is aborted by the watchdog and freed', async (t) => {
+  let release: () => void = () => {};
+  const hanging: BootTree = {
+    lookup: () => new Promise<BootTreeEntry>((resolve) => (release = () => resolve({ kind: 'missing', reason: 'released' }))),
+  };
+  t.teardown(() => release());
+  const events: TransferEvent[] = [];
+  const srv = await startTftpServer({ host: '127.0.0.1', port: 0, tree: hanging, stallTimeoutMs: 800, onTransfer: (e) => events.push(e) });
+  t.teardown(() => srv.close());
+  const r = await rawGet({ host: '127.0.0.1', port: srv.port, file: 'pxelinux.0', idleMs: 5000, rrqRepeats: 3 });
+  t.equal(r.error?.message, 'Transfer timed out', 'the client is told');
+  await new Promise((res) => setTimeout(res, 100));
+  t.equal(srv.counters().requests, 1, 'repeated RRQs from the same client port started one transfer');
+  t.equal(srv.counters().active, 0, 'nothing is left in flight');
+  t.equal(events.length, 1);
+  t.equal(events[0]?.outcome, 'stalled');
+});
