@@ -92,6 +92,9 @@ t.test('unique fields: machine name and every MAC, reservation mac, subnet cidr'
   t.ok(await store.put('machines', 'u4', machine('u4', 'alpha', ['aa:00:00:00:00:01']), { mode: 'create' }),
     'deleting an object frees its unique values');
 
+  await store.put('machines', 'n1', machine('n1', '', []), { mode: 'create' });
+  t.ok(await store.put('machines', 'n2', machine('n2', '', []), { mode: 'create' }), 'an empty name reserves nothing');
+
   const res = (mac: string): Unstored<Reservation> => ({ address: '', mac, options: [], nextServer: null, description: '' });
   await store.put('reservations', '10.0.0.5', { ...res('cc:00:00:00:00:01'), address: '10.0.0.5' }, { mode: 'create' });
   const resErr = await rejection(store.put('reservations', '10.0.0.6', res('cc:00:00:00:00:01'), { mode: 'create' }));

@@ -166,14 +166,23 @@ export class Leases {
     return this.gapIn(lastBlock * BLOCK, to);
   }
 
+  /**
+   * Two index range scans, one per reason a row is reclaimable (expired by time; dead by state), merged and
+   * ordered by expiry, so a full pool of live leases costs nothing to search. `+addr` keeps the planner off
+   * the primary key, which would walk the whole pool. A row found by both scans appears twice; LIMIT 1 does
+   * not care.
+   */
   oldestReclaimable(from: number, to: number, now: Date): Lease | undefined {
     const row = this.stmts
       .get(
-        `SELECT ${COLUMNS} FROM leases
-         WHERE addr BETWEEN ? AND ? AND (state IN (${DEAD_STATES.map((st) => `'${st}'`).join(', ')}) OR expires_at <= ?)
-         ORDER BY expires_at, addr LIMIT 1`,
+        `SELECT * FROM (
+           SELECT ${COLUMNS}, addr FROM leases WHERE expires_at <= :now AND +addr BETWEEN :from AND :to
+           UNION ALL
+           SELECT ${COLUMNS}, addr FROM leases
+           WHERE state IN (${DEAD_STATES.map((st) => `'${st}'`).join(', ')}) AND +addr BETWEEN :from AND :to
+         ) ORDER BY expires_at, addr LIMIT 1`,
       )
-      .get(from, to, now.getTime()) as LeaseRow | undefined;
+      .get({ from, to, now: now.getTime() }) as LeaseRow | undefined;
     return row && toLease(row);
   }
 

@@ -82,6 +82,11 @@ export const MIGRATIONS: readonly Migration[] = [
       END;
     `,
   },
+  {
+    version: 4,
+    description: 'index lease states by expiry, for the reclaim search',
+    sql: `CREATE INDEX leases_state_expiry ON leases (state, expires_at);`,
+  },
 ];
 
 export function latestVersion(migrations: readonly Migration[]): number {

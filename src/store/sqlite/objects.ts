@@ -38,7 +38,8 @@ function uniqueValues(kind: Kind, obj: Record<string, unknown>): UniqueValue[] {
     const elements = Array.isArray(v) ? v : [v];
     const seen = new Set<string>();
     elements.forEach((el, i) => {
-      if (el === null || el === undefined) return;
+      // Null, absent and empty values are "no value" (an unnamed machine), not a value to reserve.
+      if (el === null || el === undefined || el === '') return;
       const value = typeof el === 'string' ? el : JSON.stringify(el);
       // A value repeated inside one object (macs: [a, a]) is not a clash with another object.
       if (seen.has(value)) return;

@@ -67,7 +67,7 @@ export class WriteQueue {
       for (const p of batch) outcomes.push(this.runOne(p.op));
       this.stmts.get('COMMIT').run();
     } catch (err) {
-      if (this.db.inTransaction) this.stmts.get('ROLLBACK').run();
+      this.rollback();
       const mapped = mapSqliteError(err, this.dbPath);
       for (const p of batch) p.reject(mapped);
       return;
@@ -77,6 +77,15 @@ export class WriteQueue {
       if (o.ok) p.resolve(o.value);
       else p.reject(o.error);
     });
+  }
+
+  private rollback(): void {
+    if (!this.db.inTransaction) return;
+    try {
+      this.stmts.get('ROLLBACK').run();
+    } catch {
+      // SQLite already abandoned the transaction (I/O error); the batch's callers get the original error.
+    }
   }
 
   private runOne(op: () => unknown): Outcome {
