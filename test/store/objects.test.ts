@@ -94,6 +94,8 @@ t.test('unique fields: machine name and every MAC, reservation mac, subnet cidr'
 
   await store.put('machines', 'n1', machine('n1', '', []), { mode: 'create' });
   t.ok(await store.put('machines', 'n2', machine('n2', '', []), { mode: 'create' }), 'an empty name reserves nothing');
+  t.same((await store.list<Machine>('machines', { filters: [{ path: ['name'], value: '' }] })).items.map((m) => m.uuid),
+    ['n1', 'n2'], 'and can still be filtered on');
 
   const res = (mac: string): Unstored<Reservation> => ({ address: '', mac, options: [], nextServer: null, description: '' });
   await store.put('reservations', '10.0.0.5', { ...res('cc:00:00:00:00:01'), address: '10.0.0.5' }, { mode: 'create' });

@@ -11,7 +11,9 @@
  * speed on hosts whose state can be rebuilt.
  *
  * Several processes may open the same file (daemon + CLI tools): writes take the lock with BEGIN IMMEDIATE
- * and wait up to `busyTimeoutMs` for it; lost updates are prevented with `expectVersion`.
+ * and wait up to `busyTimeoutMs` for it (better-sqlite3 is synchronous, so that wait blocks this process's
+ * event loop; other processes only ever hold the lock for one short batch). Lost updates between processes
+ * are prevented with `expectVersion`.
  */
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';

@@ -50,6 +50,12 @@ function uniqueValues(kind: Kind, obj: Record<string, unknown>): UniqueValue[] {
   return out;
 }
 
+/** Filters that `unique_values` answers exactly: a non-empty string on a unique field. */
+function isUniqueLookup(kind: Kind, filter: Filter): boolean {
+  return filter.path.length === 1 && (UNIQUE_FIELDS[kind] ?? []).includes(filter.path[0]) &&
+    typeof filter.value === 'string' && filter.value !== '';
+}
+
 export class Objects {
   constructor(private readonly stmts: Statements) {}
 
@@ -67,8 +73,19 @@ export class Objects {
   list<T>(kind: Kind, query: ListQuery = {}): ListResult<Stored<T>> {
     checkPaging(query.limit, query.offset);
     const filters = query.filters ?? [];
-    const where = ['kind = ?', ...filters.map(() => filterCondition('body'))].join(' AND ');
-    const params: SqlValue[] = [kind, ...filters.flatMap(filterParams)];
+    const conditions = ['kind = ?'];
+    const params: SqlValue[] = [kind];
+    for (const f of filters) {
+      // A lookup by a unique field (machine by MAC or name, on every DHCP request) goes through the unique
+      // index to at most one row; the JSON condition after it still decides the match.
+      if (isUniqueLookup(kind, f)) {
+        conditions.push('key IN (SELECT key FROM unique_values WHERE kind = ? AND field = ? AND value = ?)');
+        params.push(kind, f.path[0], f.value as string);
+      }
+      conditions.push(filterCondition('body'));
+      params.push(...filterParams(f));
+    }
+    const where = conditions.join(' AND ');
     const order = query.sort
       ? `json_extract(body, ?) ${query.sort.desc ? 'DESC' : 'ASC'}, key ${query.sort.desc ? 'DESC' : 'ASC'}`
       : 'key ASC';
@@ -113,17 +130,19 @@ export class Objects {
     } as Stored<T>;
     const values = uniqueValues(kind, stored as Record<string, unknown>);
     this.checkUnique(kind, key, values);
+    const body = JSON.stringify(stored);
     this.stmts
       .get(
         `INSERT INTO objects (kind, key, body, version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (kind, key) DO UPDATE SET body = excluded.body, version = excluded.version,
            updated_at = excluded.updated_at`,
       )
-      .run(kind, key, JSON.stringify(stored), stored.version, stored.createdAt, stored.updatedAt);
+      .run(kind, key, body, stored.version, stored.createdAt, stored.updatedAt);
     this.stmts.get('DELETE FROM unique_values WHERE kind = ? AND key = ?').run(kind, key);
     const insertUnique = this.stmts.get('INSERT INTO unique_values (kind, field, value, key) VALUES (?, ?, ?, ?)');
     for (const u of values) insertUnique.run(kind, u.field, u.value, key);
-    return stored;
+    // What get() will return: undefined fields dropped, dates as strings.
+    return JSON.parse(body) as Stored<T>;
   }
 
   delete<T>(kind: Kind, key: string, blockedBy: Reference[] = []): Stored<T> | undefined {
