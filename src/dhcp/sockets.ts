@@ -74,7 +74,7 @@ function takeLock(dir: string): () => void {
     let alive = false;
     try {
       process.kill(holder, 0);
-      alive = holder !== process.pid;
+      alive = true;
     } catch {
       alive = false;
     }
@@ -148,10 +148,13 @@ export async function startDhcpSockets(o: DhcpSocketOptions): Promise<DhcpSocket
       }
       o.log.info({ interfaces: found.map((i) => `${i.name}:${i.address}/${i.prefix}`) }, 'dhcp: serving');
     }
+    let closed = false;
     return {
       interfaces: ifaces,
       ports: { dhcp: o.port, proxy: o.proxyPort },
       close: async () => {
+        if (closed) return;
+        closed = true;
         await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
         release();
       },

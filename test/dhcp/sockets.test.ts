@@ -1,0 +1,40 @@
+/** Socket layer: a second daemon on the same data dir or port fails loudly instead of sharing the traffic. */
+import { pino } from 'pino';
+import t from 'tap';
+import { LeaseEngine } from '../../src/core/leaseEngine.js';
+import { DhcpServer } from '../../src/dhcp/server.js';
+import { startDhcpSockets } from '../../src/dhcp/sockets.js';
+import { EventBus } from '../../src/events/bus.js';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
+import { tempDir } from '../helpers/env.js';
+import { randomPort, SERVER_IP } from './helpers/harness.js';
+import { storeDirectory } from './helpers/storeDirectory.js';
+
+t.test('lock file and exclusive bind', async (t) => {
+  const dir = tempDir(t);
+  const store = await openSqliteStore(`${dir}/f.db`);
+  t.teardown(() => store.close());
+  const log = pino({ level: 'silent' });
+  const counters = new Map<string, number>();
+  const port = randomPort();
+  const server = new DhcpServer({ directory: storeDirectory(store), leases: new LeaseEngine(store), events: new EventBus(), log, counters, httpPort: 8091, ports: { server: port, client: 68 } });
+  const iface = { name: 'lo', address: SERVER_IP, prefix: 8, broadcastTo: SERVER_IP };
+  const opts = { server, log, counters, port, proxyPort: null, interfaces: [], explicit: { bindAddress: SERVER_IP, iface } };
+  const first = await startDhcpSockets({ ...opts, lockDir: dir });
+  t.teardown(() => first.close());
+  await t.rejects(startDhcpSockets({ ...opts, port: randomPort(), lockDir: dir }), { code: 'CONFLICT', message: /another Farrier \(pid \d+\)/ }, 'second daemon on the same data dir refused');
+  await t.rejects(startDhcpSockets({ ...opts, lockDir: tempDir(t) }), { code: 'UNAVAILABLE', message: /cannot bind UDP/ }, 'second bind of the same address:port refused (no reuseAddr in explicit mode)');
+  await first.close();
+  const again = await startDhcpSockets({ ...opts, lockDir: dir });
+  t.ok(again, 'lock released on close');
+  await again.close();
+});
+
+t.test('unknown interface names are rejected at start', async (t) => {
+  const store = await openSqliteStore(`${tempDir(t)}/f.db`);
+  t.teardown(() => store.close());
+  const log = pino({ level: 'silent' });
+  const counters = new Map<string, number>();
+  const server = new DhcpServer({ directory: storeDirectory(store), leases: new LeaseEngine(store), events: new EventBus(), log, counters, httpPort: 8091, ports: { server: 67, client: 68 } });
+  await t.rejects(startDhcpSockets({ server, log, counters, port: randomPort(), proxyPort: null, interfaces: ['nosuch0'] }), { code: 'VALIDATION', message: /nosuch0/ });
+});
