@@ -167,23 +167,34 @@ export class Leases {
   }
 
   /**
-   * Two index range scans, one per reason a row is reclaimable (expired by time; dead by state), merged and
-   * ordered by expiry, so a full pool of live leases costs nothing to search. `+addr` keeps the planner off
-   * the primary key, which would walk the whole pool. A row found by both scans appears twice; LIMIT 1 does
-   * not care.
+   * One index walk per reason a row is reclaimable (expiry passed; each dead state), each in expiry order and
+   * stopping at its first row inside the range; the earliest of those wins. A pool full of live leases thus
+   * costs three index probes. `+addr` keeps the planner on the expiry indexes instead of walking the pool by
+   * primary key.
    */
   oldestReclaimable(from: number, to: number, now: Date): Lease | undefined {
-    const row = this.stmts
-      .get(
-        `SELECT * FROM (
-           SELECT ${COLUMNS}, addr FROM leases WHERE expires_at <= :now AND +addr BETWEEN :from AND :to
-           UNION ALL
-           SELECT ${COLUMNS}, addr FROM leases
-           WHERE state IN (${DEAD_STATES.map((st) => `'${st}'`).join(', ')}) AND +addr BETWEEN :from AND :to
-         ) ORDER BY expires_at, addr LIMIT 1`,
-      )
-      .get({ from, to, now: now.getTime() }) as LeaseRow | undefined;
-    return row && toLease(row);
+    const range = { from, to, now: now.getTime() };
+    const candidates = [
+      this.stmts
+        .get(`SELECT ${COLUMNS} FROM leases WHERE expires_at <= :now AND +addr BETWEEN :from AND :to
+              ORDER BY expires_at, addr LIMIT 1`)
+        .get(range),
+      ...DEAD_STATES.map((state) =>
+        this.stmts
+          .get(`SELECT ${COLUMNS} FROM leases WHERE state = :state AND +addr BETWEEN :from AND :to
+                ORDER BY expires_at, addr LIMIT 1`)
+          .get({ from, to, state }),
+      ),
+    ].filter((row): row is LeaseRow => row !== undefined);
+    const first = candidates.reduce<LeaseRow | undefined>(
+      (best, row) =>
+        best === undefined || row.expires_at < best.expires_at ||
+        (row.expires_at === best.expires_at && ipv4ToInt(row.address) < ipv4ToInt(best.address))
+          ? row
+          : best,
+      undefined,
+    );
+    return first && toLease(first);
   }
 
   sweep(now: Date): number {
