@@ -129,8 +129,8 @@ export async function rawGet(opts: RawGetOptions): Promise<RawGetResult> {
         const last = payload.length < blksize;
         const proceed = (): void => {
           if (last) {
-            send(ack(block));
-            finish({});
+            // close only once the final ACK has left, or the server never sees it and times out
+            sock.send(ack(block), serverPort, opts.host, () => finish({}));
           } else if (sinceAck >= windowsize) {
             sinceAck = 0;
             send(ack(block));

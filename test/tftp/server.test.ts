@@ -1,0 +1,80 @@
+/** TFTP server behaviour: rendered Buffers, option negotiation, events, counters and bind errors. */
+import { createHash, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { FarrierError } from '../../src/errors.js';
+import { DirectoryTree } from '../../src/tftp/directoryTree.js';
+import { startTftpServer, type TransferEvent } from '../../src/tftp/server.js';
+import { tempDir } from '../helpers/env.js';
+import { rawGet } from './helpers/rawClient.js';
+import { BufferTree } from './helpers/trees.js';
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+t.test('rendered Buffers are served with tsize, capped blksize/windowsize, and reported', async (t) => {
+  const script = Buffer.from('#!ipxe\nchain http://10.0.0.1/machines/x/boot.ipxe\n');
+  const big = randomBytes(200_000);
+  const exact = randomBytes(1468 * 3);
+  const tree = new BufferTree({ 'boot.ipxe': script, 'big.bin': big, 'exact.bin': exact, 'empty': Buffer.alloc(0) });
+  const events: TransferEvent[] = [];
+  const srv = await startTftpServer({ host: '127.0.0.1', port: 0, tree, blockSizeMax: 1024, windowSizeMax: 8, onTransfer: (e) => events.push(e) });
+  t.teardown(() => srv.close());
+
+  const a = await rawGet({ host: '127.0.0.1', port: srv.port, file: '/boot.ipxe', tsize: true, blksize: 1468, windowsize: 64 });
+  t.equal(a.data.toString(), script.toString());
+  t.same(a.oack, { blksize: '1024', windowsize: '8', tsize: String(script.length) }, 'OACK: tsize is the real size, options capped');
+  t.equal(tree.lookups[0], 'boot.ipxe', 'the tree sees the normalised path');
+
+  const b = await rawGet({ host: '127.0.0.1', port: srv.port, file: 'big.bin', blksize: 1024, windowsize: 8 });
+  t.equal(sha(b.data), sha(big), 'multi-window transfer intact');
+  const c = await rawGet({ host: '127.0.0.1', port: srv.port, file: 'exact.bin', blksize: 1468 });
+  t.equal(sha(c.data), sha(exact), 'exact multiple of the block size (trailing empty block)');
+  const d = await rawGet({ host: '127.0.0.1', port: srv.port, file: 'empty' });
+  t.equal(d.data.length, 0);
+  t.notOk(d.error, 'an empty file is a successful transfer');
+  const e = await rawGet({ host: '127.0.0.1', port: srv.port, file: 'nope' });
+  t.same(e.error, { code: 1, message: 'File not found' });
+
+  await new Promise((r) => setTimeout(r, 50));
+  const first = events.find((x) => x.path === 'boot.ipxe');
+  t.match(first, { file: '/boot.ipxe', outcome: 'complete', bytes: script.length, size: script.length, blockSize: 1024, windowSize: 8, client: { address: '127.0.0.1' } });
+  t.equal(events.find((x) => x.path === 'nope')?.outcome, 'missing');
+  t.match(srv.counters(), { requests: 5, complete: 4, failed: 1, active: 0, bytesSent: script.length + big.length + exact.length });
+});
+
+t.test('write requests are refused (read-only server)', async (t) => {
+  const srv = await startTftpServer({ host: '127.0.0.1', port: 0, tree: new DirectoryTree(tempDir(t)) });
+  t.teardown(() => srv.close());
+  const dgram = await import('node:dgram');
+  const s = dgram.createSocket('udp4');
+  t.teardown(() => s.close());
+  const reply = new Promise<Buffer>((r) => s.once('message', (m) => r(m)));
+  s.send(Buffer.from('\0\x02evil.bin\0octet\0', 'latin1'), srv.port, '127.0.0.1');
+  const m = await reply;
+  t.equal(m.readUInt16BE(0), 5, 'ERROR');
+  t.match(m.subarray(4).toString(), /Cannot PUT files/);
+});
+
+t.test('bind failures are reported clearly', async (t) => {
+  const srv = await startTftpServer({ host: '127.0.0.1', port: 0, tree: new DirectoryTree(tempDir(t)) });
+  t.teardown(() => srv.close());
+  await t.rejects(startTftpServer({ host: '127.0.0.1', port: srv.port, tree: new DirectoryTree(tempDir(t)) }), {
+    constructor: FarrierError,
+    message: new RegExp(`TFTP cannot bind udp 127.0.0.1:${srv.port}: address already in use`),
+  });
+  await t.rejects(startTftpServer({ host: '192.0.2.77', port: 0, tree: new DirectoryTree(tempDir(t)) }), {
+    message: /TFTP cannot bind udp 192.0.2.77:0: no local interface has that address/,
+  });
+});
+
+t.test('files from a DirectoryTree are streamed with their exact size', async (t) => {
+  const dir = tempDir(t);
+  const data = randomBytes(3 * 1024 * 1024 + 17);
+  writeFileSync(join(dir, 'initrd.img'), data);
+  const srv = await startTftpServer({ host: '127.0.0.1', port: 0, tree: new DirectoryTree(dir) });
+  t.teardown(() => srv.close());
+  const r = await rawGet({ host: '127.0.0.1', port: srv.port, file: 'initrd.img', tsize: true, blksize: 1468, windowsize: 16 });
+  t.equal(r.oack?.tsize, String(data.length));
+  t.equal(sha(r.data), sha(data));
+});
