@@ -95,3 +95,11 @@ t.test('a file that is not a database is refused with the path and a remedy', as
   t.match((err as FarrierError).message, path);
   t.match((err as FarrierError).message, /not a Farrier database: restore it from a backup or move it aside/);
 });
+
+t.test(':memory: gives a working private store (for tests of other layers)', async (t) => {
+  const store = await openSqliteStore(':memory:');
+  t.teardown(() => store.close());
+  await store.put('profiles', 'global', { name: 'global' }, { mode: 'create' });
+  t.equal((await store.get<{ name: string }>('profiles', 'global'))?.name, 'global');
+  t.equal(await store.checkIntegrity(), 'ok');
+});
