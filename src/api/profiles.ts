@@ -1,0 +1,14 @@
+/** /api/v1/profiles: CRUD and the params sub-resource. */
+import { profileListSpec } from '../core/profiles.js';
+import { addCollection } from './collection.js';
+import { addParamRoutes } from './paramMaps.js';
+import type { ApiContext } from './route.js';
+
+export function registerProfiles(ctx: ApiContext): void {
+  const p = ctx.services.profiles;
+  addCollection(ctx, 'profiles', 'name', profileListSpec, p);
+  addParamRoutes(ctx, 'profiles', {
+    get: async (key) => (await p.get(key)).params,
+    edit: async (key, op) => (await p.editParams(key, op)).params,
+  });
+}

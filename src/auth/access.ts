@@ -1,0 +1,30 @@
+/**
+ * Who may call what. Roles: admin (everything), operator (everything but users), readonly (GET only).
+ * Machine tokens may only use routes marked `machine` and only for their own machine.
+ */
+import type { Principal } from '../core/tokens.js';
+
+export interface RouteAccess {
+  /** Spec path under /api/v1, e.g. `/machines/{key}`. */
+  path: string;
+  method: string;
+  /** Machine tokens may call this route for their own machine (the `key` path parameter). */
+  machine?: boolean;
+  /** Any authenticated user may call it (e.g. POST /tokens). */
+  anyUser?: boolean;
+}
+
+export type Decision = { allow: true; ownMachineKey?: string } | { allow: false; reason: string };
+
+export function decide(p: Principal, route: RouteAccess, params: Record<string, string>): Decision {
+  if (p.kind === 'machine') {
+    if (!route.machine) return { allow: false, reason: `machine tokens may not ${route.method} ${route.path}` };
+    return { allow: true, ownMachineKey: params.key };
+  }
+  if (p.role === 'admin') return { allow: true };
+  if (route.path === '/users' || route.path.startsWith('/users/')) return { allow: false, reason: `only admins manage users (you are ${p.role})` };
+  if (route.anyUser) return { allow: true };
+  if (route.method === 'GET') return { allow: true };
+  if (p.role === 'operator') return { allow: true };
+  return { allow: false, reason: `role ${p.role} may only read` };
+}

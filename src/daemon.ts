@@ -1,0 +1,209 @@
+/**
+ * Composition root: data dir → store → token key → shipped content → services → HTTP app → protocol
+ * services (DHCP, TFTP, boot files: the `services` hook list) → graceful close on SIGTERM/SIGINT.
+ * A service that cannot bind is reported by one log line naming the port and the remedy and in
+ * GET /api/v1/info; the rest keeps running unless --strict.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { Logger } from 'pino';
+import type { ServiceStatus } from './api/info.js';
+import { loadSpec } from './api/spec.js';
+import { buildApp, createLogger } from './app.js';
+import { loadOrCreateTokenKey } from './auth/tokens.js';
+import type { Config } from './config.js';
+import { loadRepoContent } from './core/content.js';
+import { type Services, createServices } from './core/services.js';
+import { EventBus } from './events/bus.js';
+import type { Store } from './store/store.js';
+import { openSqliteStore } from './store/sqlite/index.js';
+
+/** What a protocol service gets when it starts. */
+export interface DaemonContext {
+  config: Config;
+  services: Services;
+  bus: EventBus;
+  logger: Logger;
+  app: FastifyInstance;
+}
+
+/**
+ * A protocol service (DHCP, proxyDHCP, TFTP …). `start` binds its sockets and resolves when listening; a
+ * bind failure rejects with the socket error (code EACCES/EADDRINUSE), which the daemon reports.
+ */
+export interface DaemonService {
+  name: string;
+  /** Key in /api/v1/info `services` (dhcp, tftp …). */
+  infoKey: string;
+  port: number;
+  /** Flag that changes the port, for the remedy text (e.g. `--tftp-port`). */
+  portFlag: string;
+  enabled: boolean;
+  start(ctx: DaemonContext): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface DaemonOptions {
+  /** DHCP/TFTP/… services, started in order after HTTP. The coordinator wires H-dhcp's and H-boot's here. */
+  services?: DaemonService[];
+  /** Fastify plugins registered after the API (boot files served at `/`). */
+  httpPlugins?: FastifyPluginAsync[];
+  /** Environment for FARRIER_ADMIN_PASSWORD (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Install SIGTERM/SIGINT handlers that close the daemon (default true). */
+  handleSignals?: boolean;
+  /** Log destination (default stdout). */
+  logDestination?: NodeJS.WritableStream;
+  /** Loader discovery results for /api/v1/info (filled by the boot layer). */
+  loaders?: () => Record<string, unknown>;
+}
+
+export interface Daemon {
+  config: Config;
+  services: Services;
+  app: FastifyInstance;
+  logger: Logger;
+  /** http://host:port of the API (the real port when --http-port 0). */
+  url: string;
+  status(): Record<string, ServiceStatus>;
+  close(): Promise<void>;
+}
+
+/** One clear sentence for a bind failure: the port, the cause and what to do. */
+export function describeBindError(err: unknown, service: string, port: number, portFlag: string): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') {
+    const alt = port < 1024 ? String(port + (port === 69 ? 6900 : port === 67 ? 6700 : 8000)) : '<port>';
+    return `${service}: port ${port} needs root or CAP_NET_BIND_SERVICE: run as root, \`setcap cap_net_bind_service=+ep $(which node)\`, or pass ${portFlag} ${alt}`;
+  }
+  if (code === 'EADDRINUSE') return `${service}: port ${port} is already in use (another farrier, dnsmasq or DHCP/TFTP server?): stop it or pass ${portFlag} <port>`;
+  if (code === 'EADDRNOTAVAIL') return `${service}: cannot bind port ${port}: the address is not on this host; check the listen address`;
+  return `${service}: cannot start on port ${port}: ${(err as Error).message}`;
+}
+
+async function packageVersion(): Promise<string> {
+  const pkg = join(dirname(fileURLToPath(import.meta.url)), '..', 'package.json');
+  return (JSON.parse(await readFile(pkg, 'utf8')) as { version: string }).version;
+}
+
+export async function startDaemon(config: Config, opts: DaemonOptions = {}): Promise<Daemon> {
+  const env = opts.env ?? process.env;
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat }, opts.logDestination);
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const store: Store = await openSqliteStore(join(config.dataDir, 'farrier.db'));
+  let app: FastifyInstance | undefined;
+  try {
+    const tokenKey = await loadOrCreateTokenKey(config.dataDir);
+    const content = await loadRepoContent(config.contentDir);
+    const bus = new EventBus();
+    const services = await createServices(store, bus, logger, { content, tokenKey, tokenTtl: config.tokenTtl, machineTokenTtl: config.machineTokenTtl });
+
+    const admin = await services.users.bootstrapAdmin(env.FARRIER_ADMIN_PASSWORD);
+    if (admin?.generated) {
+      // The one place a secret is printed, on purpose: there is no other way to learn the first password.
+      logger.warn(`first start: created user "admin" with password ${admin.password} — shown only this once; change it with PUT /api/v1/users/admin`);
+    } else if (admin) {
+      logger.info('first start: created user "admin" with the password from FARRIER_ADMIN_PASSWORD');
+    }
+
+    const statuses: { http: ServiceStatus; dhcp: ServiceStatus; tftp: ServiceStatus } & Record<string, ServiceStatus> = {
+      http: { enabled: true, port: config.httpPort },
+      dhcp: { enabled: false, port: config.dhcpPort },
+      tftp: { enabled: false, port: config.tftpPort },
+    };
+    const started: DaemonService[] = [];
+    const fail = (key: string, message: string): void => {
+      statuses[key] = { ...statuses[key]!, error: message };
+      logger.error({ service: key, port: statuses[key]!.port }, message);
+      if (config.strict) throw new Error(`${message} (--strict: exiting)`);
+    };
+
+    const version = await packageVersion();
+    const startedAt = Date.now();
+    app = await buildApp({
+      services,
+      logger,
+      spec: loadSpec(config.contentDir),
+      plugins: opts.httpPlugins,
+      info: {
+        version,
+        startedAt,
+        services: () => statuses,
+        loaders: opts.loaders ?? (() => ({})),
+      },
+    });
+    let url = `http://${config.httpHost}:${config.httpPort}`;
+    try {
+      await app.listen({ port: config.httpPort, host: config.httpHost });
+      const addr = app.server.address();
+      if (addr && typeof addr === 'object') {
+        statuses.http.port = addr.port;
+        url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address}:${addr.port}`;
+      }
+      logger.info({ url }, 'HTTP API listening');
+    } catch (err) {
+      fail('http', describeBindError(err, 'HTTP', config.httpPort, '--http-port'));
+    }
+
+    const ctx: DaemonContext = { config, services, bus, logger, app };
+    for (const svc of opts.services ?? []) {
+      statuses[svc.infoKey] = { enabled: svc.enabled, port: svc.port };
+      if (!svc.enabled) continue;
+      try {
+        await svc.start(ctx);
+        started.push(svc);
+        logger.info({ service: svc.name, port: svc.port }, `${svc.name} listening`);
+      } catch (err) {
+        fail(svc.infoKey, describeBindError(err, svc.name, svc.port, svc.portFlag));
+      }
+    }
+
+    let closing: Promise<void> | undefined;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      logger.info({ signal: sig }, 'shutting down');
+      void daemon.close().then(() => process.exit(0), (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      });
+    };
+    const daemon: Daemon = {
+      config,
+      services,
+      app,
+      logger,
+      url,
+      status: () => statuses,
+      close: () => {
+        closing ??= (async () => {
+          if (opts.handleSignals !== false) {
+            process.off('SIGTERM', onSignal);
+            process.off('SIGINT', onSignal);
+          }
+          // Stop accepting and finish in-flight requests first, then the protocol services, then the store.
+          await app!.close();
+          for (const svc of started.reverse()) {
+            try {
+              await svc.stop();
+            } catch (err) {
+              logger.error({ err, service: svc.name }, 'service failed to stop cleanly');
+            }
+          }
+          await store.close();
+          logger.info('stopped');
+        })();
+        return closing;
+      },
+    };
+    if (opts.handleSignals !== false) {
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
+    }
+    return daemon;
+  } catch (err) {
+    await app?.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+}
