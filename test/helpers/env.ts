@@ -63,6 +63,16 @@ export function requireTool(t: Test, name: string): boolean {
   return unavailable(t, `the tool "${name}"`, `needs "${name}" (Debian: scripts/install-test-deps.sh); run with CI=true to make this a failure`);
 }
 
+/** A file shipped by a Debian package (firmware, loaders, kernels). */
+export function requireFile(t: Test, path: string, debianPackage: string): boolean {
+  try {
+    accessSync(path, constants.R_OK);
+    return true;
+  } catch {
+    return unavailable(t, `${path} (Debian package ${debianPackage})`, `needs ${path} from Debian package ${debianPackage}; run with CI=true to make this a failure`);
+  }
+}
+
 let netnsProbe: boolean | undefined;
 
 /** Root plus a working `ip netns` (probed once per process by listing namespaces). */

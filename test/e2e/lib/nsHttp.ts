@@ -1,0 +1,63 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import type { Test } from 'tap';
+import { tempDir } from '../../helpers/env.js';
+import { listening, waitFor, type Netns, type NsProcess } from './netns.js';
+
+export interface PostRecord {
+  path: string;
+  authorization: string | null;
+  contentType: string | null;
+  body: string;
+}
+
+export interface RequestRecord {
+  method: string;
+  path: string;
+  status: number;
+  bytes: number;
+  from: string;
+}
+
+export interface NsHttpServer {
+  url: string;
+  process: NsProcess;
+  posts(): PostRecord[];
+  requests(): RequestRecord[];
+}
+
+const jsonLines = <T>(file: string): T[] =>
+  existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as T)
+    : [];
+
+/** The TypeScript loader tap runs this test with, so the server script runs as TypeScript too. */
+function tsLoaderArgs(): string[] {
+  const fromTap = process.execArgv.filter((a) => a.includes('@tapjs/typescript'));
+  return fromTap.length ? fromTap : [`--import=${import.meta.resolve('@tapjs/typescript/import')}`];
+}
+
+/** Starts httpServe.ts inside `ns` on host:port serving `root`; resolves once it listens. */
+export async function startNsHttpServer(t: Test, ns: Netns, opts: { host: string; port: number; root: string }): Promise<NsHttpServer> {
+  const dir = tempDir(t, 'farrier-http-');
+  const postsFile = join(dir, 'posts.jsonl');
+  const logFile = join(dir, 'http.log');
+  const script = fileURLToPath(new URL('./httpServe.ts', import.meta.url));
+  const proc = ns.spawn(process.execPath, [...tsLoaderArgs(), script, '--host', opts.host, '--port', String(opts.port), '--root', opts.root, '--posts', postsFile], {
+    logFile,
+  });
+  let exited = false;
+  void proc.exited.then(() => (exited = true));
+  await waitFor(async () => exited || (await listening(ns, 'tcp', opts.port)), 30_000, `HTTP server on ${opts.host}:${opts.port}`);
+  if (exited) throw new Error(`HTTP server exited: ${existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''}`);
+  return {
+    url: `http://${opts.host}:${opts.port}`,
+    process: proc,
+    posts: () => jsonLines<PostRecord>(postsFile),
+    requests: () => jsonLines<Record<string, unknown>>(logFile).filter((r): r is RequestRecord & Record<string, unknown> => typeof r.method === 'string'),
+  };
+}
