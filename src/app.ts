@@ -67,8 +67,18 @@ function staticSwagger(spec: LoadedSpec): FastifyPluginAsync {
   return plugin;
 }
 
+const routeTables = new WeakMap<FastifyInstance, { method: string; url: string }[]>();
+
+/** Every route the app registered (method, fastify URL), for the spec-vs-server contract test. */
+export const registeredRoutes = (app: FastifyInstance): { method: string; url: string }[] => routeTables.get(app) ?? [];
+
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({ loggerInstance: opts.logger as FastifyBaseLogger, forceCloseConnections: 'idle' });
+  const table: { method: string; url: string }[] = [];
+  routeTables.set(app, table);
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) table.push({ method: String(method), url: r.url });
+  });
   installErrorHandling(app);
   const json = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser(['application/merge-patch+json', 'application/json-patch+json'], { parseAs: 'string' }, json);

@@ -1,0 +1,61 @@
+import { request } from 'node:http';
+import t from 'tap';
+import { PASSWORDS, basic, makeHarness } from './harness.js';
+
+/** Opens the SSE stream on a real socket and collects `data:` events. */
+function openStream(base: string, path: string, auth: string): Promise<{ status: number; events: Record<string, unknown>[]; close: () => void; next: (n: number) => Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${base}${path}`, { headers: { authorization: auth } }, (res) => {
+      const events: Record<string, unknown>[] = [];
+      const waiters: { n: number; done: () => void }[] = [];
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        buf += chunk;
+        let idx: number;
+        while ((idx = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, idx);
+          buf = buf.slice(idx + 2);
+          const data = block.split('\n').find((l) => l.startsWith('data: '));
+          if (data) events.push(JSON.parse(data.slice(6)) as Record<string, unknown>);
+        }
+        for (const w of [...waiters]) if (events.length >= w.n) w.done();
+      });
+      resolve({
+        status: res.statusCode ?? 0,
+        events,
+        close: () => req.destroy(),
+        next: (n) => new Promise((done) => (events.length >= n ? done() : waiters.push({ n, done }))),
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+t.test('GET /api/v1/events streams a create, filtered by type', async (t) => {
+  const { app, api } = await makeHarness(t);
+  const base = await app.listen({ port: 0, host: '127.0.0.1' });
+  const auth = basic('reader', PASSWORDS.reader);
+  const machinesOnly = await openStream(base, '/api/v1/events?type=machines', auth);
+  const all = await openStream(base, '/api/v1/events', auth);
+  t.teardown(() => {
+    machinesOnly.close();
+    all.close();
+  });
+  t.equal(machinesOnly.status, 200);
+  await api('POST', '/api/v1/profiles', { body: { name: 'evp' } });
+  const created = (await api('POST', '/api/v1/machines', { body: { name: 'ev1' } })).body as { uuid: string };
+  await machinesOnly.next(1);
+  t.match(machinesOnly.events[0], { type: 'machines', action: 'create', key: created.uuid, object: { name: 'ev1' } });
+  t.ok(typeof machinesOnly.events[0]!.time === 'string');
+  t.notOk(JSON.stringify(machinesOnly.events[0]).includes('tokenSecret'), 'no token secret in events');
+  await all.next(2);
+  t.same(all.events.map((e) => e.type), ['profiles', 'machines'], 'unfiltered stream gets every type');
+  t.equal(machinesOnly.events.length, 1, 'filtered stream skipped the profile');
+});
+
+t.test('events need auth', async (t) => {
+  const { api } = await makeHarness(t);
+  t.equal((await api('GET', '/api/v1/events', { as: 'none' })).status, 401);
+});
