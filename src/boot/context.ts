@@ -22,7 +22,7 @@ export interface MachineContext {
   url: string;
 }
 
-/** Where the bootenv's kernel and initrds are in the tree (leading '/') and over HTTP. */
+/** Where the bootenv's kernel and initrds are in the tree (relative to its root) and over HTTP. */
 export interface BootFiles {
   kernelPath: string;
   initrdPaths: string[];
@@ -76,8 +76,8 @@ export function bootFiles(bootenv: BootEnv, machine: Machine | null, provisioner
   if (machine && bootenv.configInitrd?.length) initrds.push(configInitrdPath(machine.uuid));
   const kernel = bootenv.kernel ? bootenvFilePath(bootenv, bootenv.kernel) : '';
   return {
-    kernelPath: kernel ? `/${kernel}` : '',
-    initrdPaths: initrds.map((p) => `/${p}`),
+    kernelPath: kernel,
+    initrdPaths: initrds,
     kernelUrl: kernel ? `${provisionerUrl}/${kernel}` : '',
     initrdUrls: initrds.map((p) => `${provisionerUrl}/${p}`),
     initrdNames: initrds.map((p) => p.slice(p.lastIndexOf('/') + 1)),

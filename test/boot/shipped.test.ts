@@ -87,7 +87,7 @@ function checkLoaders(t: Test, get: (p: string) => Promise<string>, expect: stri
       t.match(pxe, e, `pxelinux has ${e}`);
     }
     t.match(ipxe, /^#!ipxe\necho .*\nkernel \S+ .*\ninitrd \S+\n(initrd \S+\n)*boot\n$/);
-    t.match(pxe, /LABEL farrier\n {2}KERNEL \/\S+\n {2}INITRD \S+\n {2}APPEND .+\n {2}IPAPPEND 2\n/);
+    t.match(pxe, /LABEL farrier\n {2}KERNEL \S+\n {2}INITRD \S+\n {2}APPEND .+\n {2}IPAPPEND 2\n/);
     t.match(grub, /menuentry "[^"]+" \{\n.*\n {2}linux \/\S+ .+\n {2}initrd .+\n\}\n/);
     return { ipxe, pxe, grub };
   })();

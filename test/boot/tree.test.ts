@@ -43,8 +43,8 @@ t.test('pxelinux: per-MAC and per-IP entries of a known machine, default for the
   for (const p of ['pxelinux.cfg/01-52-54-00-12-34-56', '/pxelinux.cfg/0A4D0032']) {
     const e = await tree.lookup(p, client);
     const cfg = text(e);
-    t.match(cfg, 'KERNEL /flatcar/flatcar_production_pxe.vmlinuz', p);
-    t.match(cfg, 'INITRD /flatcar/flatcar_production_pxe_image.cpio.gz');
+    t.match(cfg, 'KERNEL flatcar/flatcar_production_pxe.vmlinuz', p);
+    t.match(cfg, 'INITRD flatcar/flatcar_production_pxe_image.cpio.gz');
     t.match(cfg, `APPEND flatcar.first_boot=1 ignition.config.url=http://10.77.0.1:8091/machines/${uuid}/ignition.json`);
     t.match(cfg, 'IPAPPEND 2');
     t.same(e.machine, { uuid: m.uuid, mac: '52:54:00:12:34:56' });
@@ -128,7 +128,7 @@ t.test('a bootenv may override a loader template', async (t) => {
   data.bootenvs.set('custom', bootEnvFrom({ name: 'custom', kernel: 'k', templates: [{ name: 'ipxe', path: '{{machine.path}}/ipxe', contents: '#!ipxe\necho custom {{machine.name}}\n' }] }));
   m.bootenv = 'custom';
   t.equal(text(await tree.lookup('52-54-00-12-34-56.ipxe', client)), '#!ipxe\necho custom node1.lab\n');
-  t.match(text(await tree.lookup('pxelinux.cfg/01-52-54-00-12-34-56', client)), 'KERNEL /custom/k', 'other loaders keep the built-in');
+  t.match(text(await tree.lookup('pxelinux.cfg/01-52-54-00-12-34-56', client)), 'KERNEL custom/k', 'other loaders keep the built-in');
 });
 
 t.test('default entries of the unknownBootEnv are served to everyone', async (t) => {
@@ -136,7 +136,7 @@ t.test('default entries of the unknownBootEnv are served to everyone', async (t)
   data.bootenvs.set('disc', bootEnvFrom({ name: 'disc', onlyUnknown: true, kernel: '/disc/vmlinuz', templates: [{ name: 'start', path: 'discovery/start.sh', contents: '#!/bin/sh\necho {{provisionerUrl}}\n' }] }));
   data.unknown = 'disc';
   t.equal(text(await tree.lookup('discovery/start.sh', client)), '#!/bin/sh\necho http://10.77.0.1:8091\n');
-  t.match(text(await tree.lookup('pxelinux.cfg/default', client)), 'KERNEL /disc/vmlinuz');
+  t.match(text(await tree.lookup('pxelinux.cfg/default', client)), 'KERNEL disc/vmlinuz');
 });
 
 t.test('loaders and static files; confinement to the boot root', async (t) => {

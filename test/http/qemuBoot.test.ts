@@ -89,7 +89,7 @@ t.test('iPXE ROM → boot.ipxe → per-MAC script → kernel + initrd + config.c
   const data = new MemoryBootData();
   const m = machine({ bootenv: 'e2e-busybox', params: { 'e2e/nonce': `nonce-${process.pid}` } });
   data.machines.push(m);
-  const tree = new BootTree(data, new Renderer(data), { httpPort: 80, staticIp: '10.0.2.100' }, discoverLoaders({}, [], '/nonexistent'), new StaticRoot(root));
+  const tree = new BootTree(data, new Renderer(data), { httpPort: 80, staticIp: '10.0.2.100' }, discoverLoaders(), new StaticRoot(root));
   const app = Fastify();
   await app.register(bootFilesPlugin, { tree, publish: (e) => data.publish(e) });
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -99,11 +99,11 @@ t.test('iPXE ROM → boot.ipxe → per-MAC script → kernel + initrd + config.c
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const boot = (name: string): ChildProcess =>
+  const boot = (name: string, bootfile = 'boot.ipxe'): ChildProcess =>
     spawn('qemu-system-x86_64', [
       '-M', 'pc', '-m', '512', '-accel', 'tcg', '-display', 'none', '-monitor', 'none', '-no-reboot',
       '-serial', `file:${join(dir, `${name}.log`)}`,
-      '-netdev', `user,id=n0,restrict=on,bootfile=http://10.0.2.100/boot.ipxe,guestfwd=tcp:10.0.2.100:80-cmd:${process.execPath} ${join(dir, 'pipe.mjs')} ${port}`,
+      '-netdev', `user,id=n0,restrict=on,bootfile=http://10.0.2.100/${bootfile},guestfwd=tcp:10.0.2.100:80-cmd:${process.execPath} ${join(dir, 'pipe.mjs')} ${port}`,
       '-device', 'e1000,netdev=n0,mac=52:54:00:12:34:56,bootindex=1',
       '-boot', 'n',
     ], { stdio: 'ignore' });
@@ -135,6 +135,23 @@ t.test('iPXE ROM → boot.ipxe → per-MAC script → kernel + initrd + config.c
   second.kill('SIGKILL');
   await waitExit(second, 10_000);
   t.same(paths(), ['200 /boot.ipxe', '200 /52-54-00-12-34-56.ipxe'], 'bootenv local: the script exits, no kernel is fetched');
+
+  if (!existsSync('/usr/lib/PXELINUX/lpxelinux.0')) {
+    if (isCI()) t.fail('pxelinux not installed');
+    else t.comment('pxelinux not installed: lpxelinux path not booted');
+    return;
+  }
+  m.bootenv = 'e2e-busybox';
+  data.events.length = 0;
+  const px = boot('pxelinux', 'lpxelinux.0');
+  t.equal(await waitExit(px, 240_000), 0, 'lpxelinux boot powered off by itself');
+  const pxLog = readFileSync(join(dir, 'pxelinux.log'), 'utf8');
+  t.match(pxLog, `FARRIER-CONFIG-INITRD nonce=nonce-${process.pid} machine=${m.uuid}`, 'pxelinux INITRD list carried the config.cpio');
+  t.match(pxLog, /BOOTIF=01-52-54-00-12-34-56/, 'IPAPPEND 2 added BOOTIF');
+  const got = paths();
+  t.ok(got.includes('200 /lpxelinux.0') && got.includes('200 /ldlinux.c32'), 'loaders came from the Debian packages');
+  t.ok(got.includes('200 /pxelinux.cfg/01-52-54-00-12-34-56'), 'pxelinux found its per-MAC file');
+  t.ok(got.includes('200 /e2e/vmlinuz') && got.includes(`200 /machines/${m.uuid}/config.cpio`), got.join(', '));
 });
 
 function requireBusybox(): string {
