@@ -1,6 +1,6 @@
 /** Lease policy over the real SQLite store: allocation order, holds, reclaim, quarantine, expiry, scale. */
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { LeaseEngine } from '../../src/core/leaseEngine.js';
 import type { Subnet } from '../../src/model/types.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
@@ -10,7 +10,7 @@ import { subnet } from '../dhcp/helpers/storeDirectory.js';
 const stamp = { createdAt: '', updatedAt: '', version: 1 };
 const net = (start: string, end: string, extra: Partial<Subnet> = {}): Subnet => ({ ...subnet('s', '10.5.0.0/16', start, end, extra), ...stamp });
 
-async function setup(t: Parameters<Parameters<typeof t.test>[1]>[0], nowRef: { now: Date }) {
+async function setup(t: Test, nowRef: { now: Date }) {
   const store = await openSqliteStore(join(tempDir(t), 'l.db'));
   t.teardown(() => store.close());
   const engine = new LeaseEngine(store, { offerHoldSeconds: 30, declineQuarantineSeconds: 300, now: () => nowRef.now });
