@@ -18,6 +18,11 @@ export interface LeaseEngineOptions {
   /** How long a DECLINEd address stays out of the pool. */
   declineQuarantineSeconds?: number;
   now?: () => Date;
+  /**
+   * Reservation lookup by address (default: a store query). The daemon passes the DHCP directory's cached
+   * lookup, which is invalidated on reservation changes, to keep allocation off the JSON-path scan.
+   */
+  reservationByAddress?: (address: string) => Promise<Reservation | undefined>;
 }
 
 /** Candidates skipped (reserved for someone else, or taken concurrently) before declaring the pool exhausted. */
@@ -30,8 +35,12 @@ export class LeaseEngine implements LeasePort {
   private readonly hold: number;
   private readonly quarantine: number;
   private readonly now: () => Date;
+  private readonly reservationAt: (address: string) => Promise<Reservation | undefined>;
   /** Per subnet: where the next-free search starts, so allocation walks the pool instead of re-probing its head. */
   private readonly cursors = new Map<string, number>();
+  /** Addresses picked by nextFree whose claim has not committed yet. */
+  private readonly pending = new Set<number>();
+  private picking: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: Store,
@@ -40,6 +49,7 @@ export class LeaseEngine implements LeasePort {
     this.hold = opts.offerHoldSeconds ?? 60;
     this.quarantine = opts.declineQuarantineSeconds ?? 600;
     this.now = opts.now ?? (() => new Date());
+    this.reservationAt = opts.reservationByAddress ?? ((address) => this.store.findOne<Reservation>('reservations', [{ path: ['address'], value: address }]));
   }
 
   private row(req: LeaseRequest, address: string, state: Lease['state'], seconds: number, now: Date): Lease {
@@ -56,7 +66,7 @@ export class LeaseEngine implements LeasePort {
   }
 
   private async reservedForOther(address: string, mac: string): Promise<boolean> {
-    const r = await this.store.findOne<Reservation>('reservations', [{ path: ['address'], value: address }]);
+    const r = await this.reservationAt(address);
     return r !== undefined && r.mac !== mac;
   }
 
@@ -105,20 +115,48 @@ export class LeaseEngine implements LeasePort {
     }
   }
 
+  /**
+   * The next never-leased address after the subnet's cursor. Picks are serialised and remembered until their
+   * claim commits: the store only sees committed rows, so without this, concurrent DISCOVERs (group commit
+   * holds writes until the end of the tick) would all pick the same address and all but one fail their claim.
+   */
+  private pick(subnet: Subnet, start: number, end: number): Promise<number | undefined> {
+    const run = this.picking.then(async () => {
+      let from = this.cursors.get(subnet.name) ?? start;
+      if (from < start || from > end) from = start;
+      for (let i = 0; i < MAX_CANDIDATES; i++) {
+        let cand = await this.store.firstUnleased(from, end);
+        if (cand === undefined && from > start) cand = await this.store.firstUnleased(start, from - 1);
+        if (cand === undefined) return undefined;
+        from = cand + 1 > end ? start : cand + 1;
+        if (this.pending.has(cand)) continue;
+        this.cursors.set(subnet.name, from);
+        this.pending.add(cand);
+        return cand;
+      }
+      return undefined;
+    });
+    this.picking = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
   private async nextFree(req: LeaseRequest, now: Date): Promise<Lease | undefined> {
     const start = ipToInt(req.subnet.activeStart);
     const end = ipToInt(req.subnet.activeEnd);
     for (let i = 0; i < MAX_CANDIDATES; i++) {
-      let from = this.cursors.get(req.subnet.name) ?? start;
-      if (from < start || from > end) from = start;
-      let cand = await this.store.firstUnleased(from, end);
-      if (cand === undefined && from > start) cand = await this.store.firstUnleased(start, from - 1);
+      const cand = await this.pick(req.subnet, start, end);
       if (cand === undefined) return undefined;
-      this.cursors.set(req.subnet.name, cand + 1);
-      const address = intToIp(cand);
-      if (await this.reservedForOther(address, req.mac)) continue;
-      const held = await this.tryHold(req, address, now);
-      if (held) return held;
+      try {
+        const address = intToIp(cand);
+        if (await this.reservedForOther(address, req.mac)) continue;
+        const held = await this.tryHold(req, address, now);
+        if (held) return held;
+      } finally {
+        this.pending.delete(cand);
+      }
     }
     return undefined;
   }

@@ -10,7 +10,7 @@
  *   kept as raw bytes (their wire formats are not strings or plain IP lists);
  * - replies are encoded with options in the client's PRL order and padded to the 300-byte BOOTP minimum.
  */
-import protocol, { type WirePacket } from 'dhcp/lib/protocol.js';
+import protocol from 'dhcp/lib/protocol.js';
 import optionRegistry from 'dhcp/lib/options.js';
 import SeqBuffer from 'dhcp/lib/seqbuffer.js';
 
@@ -134,28 +134,28 @@ export interface ReplyPacket extends Omit<DhcpPacket, 'options'> {
 
 const MIN_BOOTP = 300;
 
-function encodeOption(code: number, value: OptionValue): Buffer {
-  if (Buffer.isBuffer(value)) {
-    if (value.length > 255) throw new RangeError(`option ${code} longer than 255 bytes`);
-    return Buffer.concat([Buffer.from([code, value.length]), value]);
-  }
-  if (!registry[code]) throw new Error(`option ${code} has no known type; send it as raw bytes`);
-  const sb = new SeqBuffer(undefined, 300);
-  sb.addOptions({ [code]: value });
-  return Buffer.from(sb._data.subarray(0, sb._w));
-}
-
 /** Encode a reply: BOOTP header through the package's formatter, then our ordered options, End, padding. */
 export function encode(reply: ReplyPacket): Buffer {
-  const header: WirePacket = { ...reply, options: {} };
-  const sb = protocol.format(header);
-  // format() appends an End (255) after the empty option list; drop it and write ours.
-  const head = sb._data.subarray(0, sb._w - 1);
-  const parts: Buffer[] = [head];
-  for (const [code, value] of reply.options) parts.push(encodeOption(code, value));
-  parts.push(Buffer.from([255]));
-  const body = Buffer.concat(parts);
-  return body.length >= MIN_BOOTP ? body : Buffer.concat([body, Buffer.alloc(MIN_BOOTP - body.length)]);
+  const sb = protocol.format({ ...reply, options: {} });
+  // format() ends the empty option list with End (255): back up over it and append our options in order.
+  const w = sb as unknown as SeqBuffer;
+  w._w -= 1;
+  for (const [code, value] of reply.options) {
+    if (Buffer.isBuffer(value)) {
+      if (value.length > 255) throw new RangeError(`option ${code} longer than 255 bytes`);
+      if (w._w + 3 + value.length > w._data.length) throw new RangeError('reply larger than 1500 bytes');
+      w._data[w._w++] = code;
+      w._data[w._w++] = value.length;
+      value.copy(w._data, w._w);
+      w._w += value.length;
+    } else {
+      if (!registry[code]) throw new Error(`option ${code} has no known type; send it as raw bytes`);
+      w.addOptions({ [code]: value });
+    }
+  }
+  w._data[w._w++] = 255;
+  // The formatter's buffer is zero-filled, so padding to the BOOTP minimum is just a longer slice.
+  return Buffer.from(w._data.subarray(0, Math.max(w._w, MIN_BOOTP)));
 }
 
 /** The codec's declared type for an option code (undefined when unknown). */

@@ -4,8 +4,22 @@
  */
 import type { BootEnv, FarrierEvent, Lease, Machine, Prefs, Reservation, Subnet } from '../model/types.js';
 
+/**
+ * What the services provide (wired by the daemon). The DHCP server does not call it per packet: a
+ * CachedDirectory (directoryCache.ts) keeps an in-memory index over it, refreshed on change events.
+ */
+export interface DirectorySource {
+  subnets(): Promise<Subnet[]>;
+  reservations(): Promise<Reservation[]>;
+  machines(): Promise<Machine[]>;
+  bootenv(name: string): Promise<BootEnv | undefined>;
+  prefs(): Promise<Prefs>;
+  setMachineAddress(mac: string, address: string): Promise<void>;
+  autoRegister(mac: string, arch: 'amd64' | 'arm64'): Promise<Machine | undefined>;
+}
+
+/** The lookups the server makes per packet. */
 export interface DhcpDirectory {
-  /** Enabled subnets (the server caches nothing; callers may cache and invalidate on change events). */
   subnets(): Promise<Subnet[]>;
   reservationByMac(mac: string): Promise<Reservation | undefined>;
   reservationByAddress(address: string): Promise<Reservation | undefined>;

@@ -2,6 +2,7 @@
 import { pino } from 'pino';
 import t from 'tap';
 import { LeaseEngine } from '../../src/core/leaseEngine.js';
+import { CachedDirectory } from '../../src/dhcp/directoryCache.js';
 import { DhcpServer } from '../../src/dhcp/server.js';
 import { startDhcpSockets } from '../../src/dhcp/sockets.js';
 import { EventBus } from '../../src/events/bus.js';
@@ -17,7 +18,7 @@ t.test('lock file and exclusive bind', async (t) => {
   const log = pino({ level: 'silent' });
   const counters = new Map<string, number>();
   const port = randomPort();
-  const server = new DhcpServer({ directory: storeDirectory(store), leases: new LeaseEngine(store), events: new EventBus(), log, counters, httpPort: 8091, ports: { server: port, client: 68 } });
+  const server = new DhcpServer({ directory: new CachedDirectory(storeDirectory(store), undefined, 0), leases: new LeaseEngine(store), events: new EventBus(), log, counters, httpPort: 8091, ports: { server: port, client: 68 } });
   const iface = { name: 'lo', address: SERVER_IP, prefix: 8, broadcastTo: SERVER_IP };
   const opts = { server, log, counters, port, proxyPort: null, interfaces: [], explicit: { bindAddress: SERVER_IP, iface } };
   const first = await startDhcpSockets({ ...opts, lockDir: dir });
@@ -35,6 +36,6 @@ t.test('unknown interface names are rejected at start', async (t) => {
   t.teardown(() => store.close());
   const log = pino({ level: 'silent' });
   const counters = new Map<string, number>();
-  const server = new DhcpServer({ directory: storeDirectory(store), leases: new LeaseEngine(store), events: new EventBus(), log, counters, httpPort: 8091, ports: { server: 67, client: 68 } });
+  const server = new DhcpServer({ directory: new CachedDirectory(storeDirectory(store), undefined, 0), leases: new LeaseEngine(store), events: new EventBus(), log, counters, httpPort: 8091, ports: { server: 67, client: 68 } });
   await t.rejects(startDhcpSockets({ server, log, counters, port: randomPort(), proxyPort: null, interfaces: ['nosuch0'] }), { code: 'VALIDATION', message: /nosuch0/ });
 });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Test } from 'tap';
 import { LeaseEngine } from '../../../src/core/leaseEngine.js';
+import { CachedDirectory } from '../../../src/dhcp/directoryCache.js';
 import { DhcpServer } from '../../../src/dhcp/server.js';
 import { startDhcpSockets, type DhcpSockets } from '../../../src/dhcp/sockets.js';
 import { EventBus } from '../../../src/events/bus.js';
@@ -124,7 +125,7 @@ export async function startHarness(t: Test, setup: HarnessSetup): Promise<Harnes
     const serverPort = randomPort();
     const proxyPort = randomPort();
     const server = new DhcpServer({
-      directory: storeDirectory(store, 0),
+      directory: new CachedDirectory(storeDirectory(store), undefined, 0),
       leases: new LeaseEngine(store, setup.leaseOptions),
       events: bus,
       log,

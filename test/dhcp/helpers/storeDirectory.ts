@@ -1,23 +1,17 @@
 /**
- * The DHCP server's directory port implemented straight over the real Store, for tests and the benchmark
- * launcher (the daemon wires H-api's services instead). Subnets are cached briefly: they are read on every
- * packet and change rarely.
+ * The DHCP directory source implemented straight over the real Store, for tests and the benchmark launcher
+ * (the daemon wires H-api's services instead). Wrap it in a CachedDirectory for the per-packet lookups.
  */
 import { randomUUID } from 'node:crypto';
-import type { DhcpDirectory } from '../../../src/dhcp/ports.js';
+import type { DirectorySource } from '../../../src/dhcp/ports.js';
 import type { BootEnv, Machine, Prefs, Reservation, Subnet } from '../../../src/model/types.js';
 import type { Store } from '../../../src/store/store.js';
 
-export function storeDirectory(store: Store, cacheMs = 1000): DhcpDirectory {
-  let subnets: { at: number; list: Subnet[] } | undefined;
+export function storeDirectory(store: Store): DirectorySource {
   return {
-    async subnets() {
-      if (!subnets || Date.now() - subnets.at > cacheMs) subnets = { at: Date.now(), list: (await store.list<Subnet>('subnets')).items };
-      return subnets.list;
-    },
-    reservationByMac: (mac) => store.findOne<Reservation>('reservations', [{ path: ['mac'], value: mac }]),
-    reservationByAddress: (address) => store.findOne<Reservation>('reservations', [{ path: ['address'], value: address }]),
-    machineByMac: (mac) => store.findOne<Machine>('machines', [{ path: ['macs'], value: mac }]),
+    subnets: async () => (await store.list<Subnet>('subnets')).items,
+    reservations: async () => (await store.list<Reservation>('reservations')).items,
+    machines: async () => (await store.list<Machine>('machines')).items,
     bootenv: (name) => store.get<BootEnv>('bootenvs', name),
     async prefs() {
       return { defaultBootEnv: 'local', unknownBootEnv: 'ignore', autoRegister: false, ...(await store.getPrefs()) } as Prefs;
