@@ -4,7 +4,8 @@
  * bootfile http://10.0.2.100/boot.ipxe; 10.0.2.100:80 is forwarded to this test's server on loopback.
  * iPXE chains to the machine's script, loads Debian's kernel, a busybox initramfs and the machine's
  * config.cpio; the guest prints what the config initrd holds. Then the machine is set to `local` and a
- * second boot must not fetch the kernel again.
+ * second boot must not fetch the kernel again. The same under OVMF (iPXE's EFI driver from the NIC ROM, an
+ * EFI-stub kernel loading `initrd=` names), and lpxelinux.0 chained over HTTP reading pxelinux.cfg/01-<mac>.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -99,9 +100,18 @@ t.test('iPXE ROM → boot.ipxe → per-MAC script → kernel + initrd + config.c
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const boot = (name: string, bootfile = 'boot.ipxe'): ChildProcess =>
+  const firmware = (name: string, uefi: boolean): string[] => {
+    if (!uefi) return ['-M', 'pc'];
+    copyFileSync('/usr/share/OVMF/OVMF_VARS_4M.fd', join(dir, `${name}-vars.fd`));
+    return [
+      '-M', 'q35',
+      '-drive', 'if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd',
+      '-drive', `if=pflash,format=raw,unit=1,file=${join(dir, `${name}-vars.fd`)}`,
+    ];
+  };
+  const boot = (name: string, bootfile = 'boot.ipxe', uefi = false): ChildProcess =>
     spawn('qemu-system-x86_64', [
-      '-M', 'pc', '-m', '512', '-accel', 'tcg', '-display', 'none', '-monitor', 'none', '-no-reboot',
+      ...firmware(name, uefi), '-m', '512', '-accel', 'tcg', '-display', 'none', '-monitor', 'none', '-no-reboot',
       '-serial', `file:${join(dir, `${name}.log`)}`,
       '-netdev', `user,id=n0,restrict=on,bootfile=http://10.0.2.100/${bootfile},guestfwd=tcp:10.0.2.100:80-cmd:${process.execPath} ${join(dir, 'pipe.mjs')} ${port}`,
       '-device', 'e1000,netdev=n0,mac=52:54:00:12:34:56,bootindex=1',
@@ -136,6 +146,21 @@ t.test('iPXE ROM → boot.ipxe → per-MAC script → kernel + initrd + config.c
   await waitExit(second, 10_000);
   t.same(paths(), ['200 /boot.ipxe', '200 /52-54-00-12-34-56.ipxe'], 'bootenv local: the script exits, no kernel is fetched');
 
+  if (!existsSync('/usr/share/OVMF/OVMF_CODE_4M.fd')) {
+    if (isCI()) t.fail('ovmf not installed');
+    else t.comment('ovmf not installed: UEFI path not booted');
+  } else {
+    m.bootenv = 'e2e-busybox';
+    data.events.length = 0;
+    const efiStart = Date.now();
+    const efi = boot('uefi', 'boot.ipxe', true);
+    t.equal(await waitExit(efi, 240_000), 0, 'UEFI boot powered off by itself');
+    t.comment(`UEFI boot: QEMU start to power-off ${((Date.now() - efiStart) / 1000).toFixed(1)} s`);
+    const efiLog = readFileSync(join(dir, 'uefi.log'), 'utf8');
+    t.match(efiLog, `FARRIER-CONFIG-INITRD nonce=nonce-${process.pid} machine=${m.uuid}`, 'the EFI stub loaded both initrds by name');
+    t.same(paths().slice(0, 2), ['200 /boot.ipxe', '200 /52-54-00-12-34-56.ipxe']);
+  }
+
   if (!existsSync('/usr/lib/PXELINUX/lpxelinux.0')) {
     if (isCI()) t.fail('pxelinux not installed');
     else t.comment('pxelinux not installed: lpxelinux path not booted');
@@ -143,8 +168,10 @@ t.test('iPXE ROM → boot.ipxe → per-MAC script → kernel + initrd + config.c
   }
   m.bootenv = 'e2e-busybox';
   data.events.length = 0;
+  const pxStart = Date.now();
   const px = boot('pxelinux', 'lpxelinux.0');
   t.equal(await waitExit(px, 240_000), 0, 'lpxelinux boot powered off by itself');
+  t.comment(`lpxelinux boot: QEMU start to power-off ${((Date.now() - pxStart) / 1000).toFixed(1)} s`);
   const pxLog = readFileSync(join(dir, 'pxelinux.log'), 'utf8');
   t.match(pxLog, `FARRIER-CONFIG-INITRD nonce=nonce-${process.pid} machine=${m.uuid}`, 'pxelinux INITRD list carried the config.cpio');
   t.match(pxLog, /BOOTIF=01-52-54-00-12-34-56/, 'IPAPPEND 2 added BOOTIF');
