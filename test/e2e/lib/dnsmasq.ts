@@ -21,6 +21,10 @@ export interface DnsmasqOptions {
   efiBootFile?: string;
   /** NBP for BIOS PXE firmware (default undionly.kpxe). */
   biosBootFile?: string;
+  /** Give every client this boot file instead (e.g. pxelinux.0: QEMU's iPXE ROM then runs pxelinux). */
+  everyoneBootFile?: string;
+  /** false: DHCP only (next-server is still this address), for a TFTP server under test on port 69. */
+  tftp?: boolean;
 }
 
 export interface Dnsmasq {
@@ -45,15 +49,18 @@ export async function startDnsmasq(t: Test, ns: Netns, opts: DnsmasqOptions): Pr
       'log-dhcp',
       `dhcp-leasefile=${join(dir, 'leases')}`,
       `dhcp-range=${opts.rangeStart},${opts.rangeEnd},255.255.255.0,1h`,
-      'dhcp-userclass=set:ipxe,iPXE',
-      'dhcp-match=set:ipxe,175',
-      'dhcp-match=set:efi64,option:client-arch,7',
-      'dhcp-match=set:efi64,option:client-arch,9',
-      `dhcp-boot=tag:ipxe,${opts.ipxeScriptUrl}`,
-      `dhcp-boot=tag:!ipxe,tag:efi64,${opts.efiBootFile ?? 'ipxe.efi'}`,
-      `dhcp-boot=tag:!ipxe,tag:!efi64,${opts.biosBootFile ?? 'undionly.kpxe'}`,
-      'enable-tftp',
-      `tftp-root=${opts.tftpRoot}`,
+      ...(opts.everyoneBootFile
+        ? [`dhcp-boot=${opts.everyoneBootFile}`]
+        : [
+            'dhcp-userclass=set:ipxe,iPXE',
+            'dhcp-match=set:ipxe,175',
+            'dhcp-match=set:efi64,option:client-arch,7',
+            'dhcp-match=set:efi64,option:client-arch,9',
+            `dhcp-boot=tag:ipxe,${opts.ipxeScriptUrl}`,
+            `dhcp-boot=tag:!ipxe,tag:efi64,${opts.efiBootFile ?? 'ipxe.efi'}`,
+            `dhcp-boot=tag:!ipxe,tag:!efi64,${opts.biosBootFile ?? 'undionly.kpxe'}`,
+          ]),
+      ...(opts.tftp === false ? [] : ['enable-tftp', `tftp-root=${opts.tftpRoot}`]),
       '',
     ].join('\n'),
   );

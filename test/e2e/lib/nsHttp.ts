@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { tempDir } from '../../helpers/env.js';
 import { listening, waitFor, type Netns, type NsProcess } from './netns.js';
+import { spawnTsScript } from './tsScript.js';
 
 export interface PostRecord {
   path: string;
@@ -35,21 +35,12 @@ const jsonLines = <T>(file: string): T[] =>
         .map((l) => JSON.parse(l) as T)
     : [];
 
-/** The TypeScript loader tap runs this test with, so the server script runs as TypeScript too. */
-function tsLoaderArgs(): string[] {
-  const fromTap = process.execArgv.filter((a) => a.includes('@tapjs/typescript'));
-  return fromTap.length ? fromTap : [`--import=${import.meta.resolve('@tapjs/typescript/import')}`];
-}
-
 /** Starts httpServe.ts inside `ns` on host:port serving `root`; resolves once it listens. */
 export async function startNsHttpServer(t: Test, ns: Netns, opts: { host: string; port: number; root: string }): Promise<NsHttpServer> {
   const dir = tempDir(t, 'farrier-http-');
   const postsFile = join(dir, 'posts.jsonl');
   const logFile = join(dir, 'http.log');
-  const script = fileURLToPath(new URL('./httpServe.ts', import.meta.url));
-  const proc = ns.spawn(process.execPath, [...tsLoaderArgs(), script, '--host', opts.host, '--port', String(opts.port), '--root', opts.root, '--posts', postsFile], {
-    logFile,
-  });
+  const proc = spawnTsScript(ns, 'httpServe.ts', ['--host', opts.host, '--port', String(opts.port), '--root', opts.root, '--posts', postsFile], logFile);
   let exited = false;
   void proc.exited.then(() => (exited = true));
   await waitFor(async () => exited || (await listening(ns, 'tcp', opts.port)), 30_000, `HTTP server on ${opts.host}:${opts.port}`);

@@ -26,7 +26,7 @@ export interface VmOptions {
   name?: string;
   /** Where serial.log and qemu.log go (default: a temp dir removed after the test). */
   logDir?: string;
-  /** Boot from disk instead of the network (a machine whose bootenv is `local`). */
+  /** Extra QEMU arguments (e.g. a disk for a machine that should boot locally on its second start). */
   extraArgs?: string[];
 }
 
@@ -36,7 +36,7 @@ export interface SerialLine {
   text: string;
 }
 
-// eslint-style escape stripping: ANSI CSI sequences and the full-reset `ESC c` iPXE/SeaBIOS emit
+// ANSI CSI sequences and the full-reset `ESC c` that iPXE and SeaBIOS write to the console
 const ANSI = /\x1b\[[0-9;?]*[A-Za-z]|\x1bc/g;
 
 export class QemuVm {
