@@ -38,7 +38,7 @@ t.test('merge patch follows RFC 7386 (appendix A examples)', async (t) => {
 t.test('JSON patch follows RFC 6902', async (t) => {
   const doc = { foo: 'bar', list: [1, 2, 3], nested: { 'a/b': 1, 'm~n': 2 } };
   t.same(jsonPatch(doc, [{ op: 'add', path: '/baz', value: 'qux' }]), { ...doc, baz: 'qux' });
-  t.same(jsonPatch(doc, [{ op: 'add', path: '/list/1', value: 9 }]).list, [1, 9, 2, 3]);
+  t.same((jsonPatch(doc, [{ op: 'add', path: '/list/1', value: 9 }]) as typeof doc).list, [1, 9, 2, 3]);
   t.same((jsonPatch(doc, [{ op: 'add', path: '/list/-', value: 4 }]) as typeof doc).list, [1, 2, 3, 4]);
   t.same((jsonPatch(doc, [{ op: 'remove', path: '/list/0' }]) as typeof doc).list, [2, 3]);
   t.same((jsonPatch(doc, [{ op: 'replace', path: '/nested/a~1b', value: 5 }]) as typeof doc).nested['a/b'], 5, '~1 escapes /');
