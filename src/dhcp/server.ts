@@ -139,7 +139,15 @@ export class DhcpServer {
     reply: (spec: Omit<ReplySpec, 'request' | 'facts' | 'serverId'>) => Promise<{ data: Buffer; to: Destination; type: number }>,
   ) {
     const lreq = { mac: facts.mac, subnet, reservation, hostname: facts.hostname, clientId: facts.clientId };
-    const nak = (why: string) => reply({ type: MessageType.NAK, nakMessage: why });
+    const nak = async (why: string) => {
+      const machine = await this.d.directory.machineByMac(facts.mac);
+      if (machine) {
+        const detail = { mac: facts.mac, uuid: machine.uuid, phase: 'nak', reason: why, address: facts.requested ?? req.ciaddr };
+        this.d.log.info(detail, 'dhcp: NAK');
+        this.d.events.publish({ time: new Date().toISOString(), type: 'dhcp', action: 'nak', key: machine.uuid, object: detail });
+      }
+      return reply({ type: MessageType.NAK, nakMessage: why });
+    };
     const inSubnet = (a: string) => cidrContains(parseCidr(subnet.cidr), a);
     let address: string;
     if (facts.serverId !== undefined) {

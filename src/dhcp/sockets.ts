@@ -22,8 +22,6 @@ import type { DhcpServer, ServedInterface, Via } from './server.js';
 
 const SOL_SOCKET = 1;
 const SO_BINDTOIFINDEX = 62;
-/** Room for a burst of requests while the loop waits on a commit (the kernel caps it at net.core.rmem_max). */
-const RECV_BUFFER = 4 * 1024 * 1024;
 
 export interface DhcpSocketOptions {
   server: DhcpServer;
@@ -127,7 +125,7 @@ export async function startDhcpSockets(o: DhcpSocketOptions): Promise<DhcpSocket
       const pairs: Array<[number, Via]> = [[o.port, 'dhcp']];
       if (o.proxyPort !== null) pairs.push([o.proxyPort, 'proxy']);
       for (const [port, via] of pairs) {
-        const sock = createSocket({ type: 'udp4', recvBufferSize: RECV_BUFFER });
+        const sock = createSocket({ type: 'udp4' });
         sockets.push(sock);
         await bind(sock, port, o.explicit.bindAddress);
         sock.setBroadcast(true);
@@ -140,7 +138,7 @@ export async function startDhcpSockets(o: DhcpSocketOptions): Promise<DhcpSocket
         const pairs: Array<[number, Via]> = [[o.port, 'dhcp']];
         if (o.proxyPort !== null) pairs.push([o.proxyPort, 'proxy']);
         for (const [port, via] of pairs) {
-          const sock = createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: RECV_BUFFER });
+          const sock = createSocket({ type: 'udp4', reuseAddr: true });
           sockets.push(sock);
           await bind(sock, port, '0.0.0.0');
           sockopt.setsockopt(sock, SOL_SOCKET, SO_BINDTOIFINDEX, iface.index);
