@@ -48,8 +48,9 @@ if (files.length === 0) {
 }
 
 const tapBin = join(root, 'node_modules', '.bin', 'tap');
-// QEMU boots are CPU-heavy: run e2e files one at a time so their timing stays predictable.
-const tapArgs = ['--reporter=tap', '--serial=test/e2e', ...tapExtra, ...files];
+// QEMU boots are CPU-heavy (TCG on 2 cores): files under these directories run alone, one at a time.
+const SERIAL_DIRS = ['test/e2e', 'test/tftp/firmware'];
+const tapArgs = ['--reporter=tap', ...SERIAL_DIRS.map((d) => `--serial=${d}`), ...tapExtra, ...files];
 const started = Date.now();
 const child = spawn(tapBin, tapArgs, { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
 

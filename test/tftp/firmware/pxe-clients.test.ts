@@ -6,7 +6,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { bootAndCheck, requireBootLab, startBootLab } from '../e2e/lib/bootLab.js';
+import { bootAndCheck, requireBootLab, startBootLab } from '../../e2e/lib/bootLab.js';
 
 t.test("UEFI: OVMF's PXE client loads ipxe.efi from Farrier's TFTP", async (t) => {
   if (!requireBootLab(t, { uefi: true })) return;
