@@ -87,6 +87,21 @@ export class BootTree {
     }
   }
 
+  /**
+   * What a machine would receive (for `GET /api/v1/machines/{key}/render?path=…` and `farrier render`):
+   * `ipxe`, `pxelinux` or `grub` give its loader config; another relative path is taken under
+   * `machines/<uuid>/`; a full tree path is looked up as the machine would request it.
+   */
+  async renderForMachine(uuid: string, rawPath: string, provisionerUrl: string): Promise<TreeEntry> {
+    const machine = await this.data.machineByUuid(uuid);
+    if (!machine) return { kind: 'missing', reason: `no machine ${uuid}` };
+    const path = normalizeTreePath(rawPath);
+    if (path === undefined) return { kind: 'missing', reason: `${rawPath} climbs out of the boot tree` };
+    if (path === 'ipxe' || path === 'pxelinux' || path === 'grub') return this.renderLoader(machine, path, path, provisionerUrl);
+    const full = path.includes('/') || path.endsWith('.ipxe') ? path : `machines/${uuid}/${path}`;
+    return (await this.rendered(full, provisionerUrl)) ?? (await this.fileEntry(full));
+  }
+
   /** Steps (1) and (2): rendered entries. Undefined when the path is not a rendered one. */
   private async rendered(path: string, url: string): Promise<TreeEntry | undefined> {
     const name = path.slice(path.lastIndexOf('/') + 1);

@@ -179,3 +179,15 @@ t.test('the provisioner URL follows the address the client reached, or the stati
   const tree = new BootTree(data, new Renderer(data), { httpPort: 8091, staticIp: '192.0.2.9' }, loaders, new StaticRoot('/nonexistent'));
   t.match(text(await tree.lookup('52-54-00-12-34-56.ipxe', client)), 'http://192.0.2.9:8091/flatcar/');
 });
+
+t.test('renderForMachine shows what a machine would receive', async (t) => {
+  const { tree } = setup(t);
+  const url = 'http://10.77.0.1:8091';
+  t.match(text(await tree.renderForMachine(uuid, 'ipxe', url)), 'kernel http://10.77.0.1:8091/flatcar/');
+  t.match(text(await tree.renderForMachine(uuid, 'pxelinux', url)), 'IPAPPEND 2');
+  t.match(text(await tree.renderForMachine(uuid, 'grub', url)), 'linux /flatcar/');
+  t.equal(JSON.parse(text(await tree.renderForMachine(uuid, 'ignition.json', url))).ignition.version, '3.3.0');
+  t.match(text(await tree.renderForMachine(uuid, `machines/${uuid}/ignition.json`, url)), '"3.3.0"');
+  const none = await tree.renderForMachine('nope', 'ipxe', url);
+  t.equal(none.kind, 'missing');
+});
