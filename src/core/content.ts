@@ -8,14 +8,17 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { FarrierError } from '../errors.js';
-import type { BootEnv, Template } from '../model/types.js';
+import type { BootEnv, Param, Template } from '../model/types.js';
 import type { Stored } from '../store/store.js';
 import { normalizeBootEnv } from './bootenvs.js';
+import { normalizeParam } from './params.js';
 import { handlebarsError } from './templates.js';
 
 export interface RepoContent {
   bootenvs: Map<string, Stored<BootEnv>>;
   templates: Map<string, Stored<Template>>;
+  /** Param definitions from bootenvs/params/*.yaml (each file a list of {name, schema, description, secure}). */
+  params: Map<string, Stored<Param>>;
 }
 
 async function filesIn(dir: string, exts: string[]): Promise<string[]> {
@@ -32,7 +35,27 @@ const broken = (file: string, message: string): FarrierError =>
   new FarrierError('VALIDATION', `shipped content ${file}: ${message}`, [{ field: file, message }]);
 
 export async function loadRepoContent(contentDir: string): Promise<RepoContent> {
-  const content: RepoContent = { bootenvs: new Map(), templates: new Map() };
+  const content: RepoContent = { bootenvs: new Map(), templates: new Map(), params: new Map() };
+  for (const file of await filesIn(join(contentDir, 'bootenvs', 'params'), ['.yaml', '.yml'])) {
+    let doc: unknown;
+    try {
+      doc = parseYaml(await readFile(file, 'utf8'));
+    } catch (err) {
+      throw broken(file, (err as Error).message);
+    }
+    const stamp = (await stat(file)).mtime.toISOString();
+    for (const [i, entry] of (Array.isArray(doc) ? doc : [doc]).entries()) {
+      if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw broken(file, `entry ${i} must be a map`);
+      let param: ReturnType<typeof normalizeParam>;
+      try {
+        param = normalizeParam(entry as Record<string, unknown>, undefined);
+      } catch (err) {
+        throw broken(file, `entry ${i}: ${(err as Error).message}`);
+      }
+      if (content.params.has(param.name)) throw broken(file, `param ${JSON.stringify(param.name)} is defined twice`);
+      content.params.set(param.name, { ...param, readOnly: true, createdAt: stamp, updatedAt: stamp, version: 1 });
+    }
+  }
   for (const file of await filesIn(join(contentDir, 'templates'), ['.hbs'])) {
     const id = basename(file, '.hbs');
     const contents = await readFile(file, 'utf8');

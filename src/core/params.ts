@@ -5,18 +5,18 @@
  */
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsImport from 'ajv-formats';
-import { FarrierError, notFound } from '../errors.js';
+import { FarrierError, conflict, notFound } from '../errors.js';
 import type { Machine, Param, Profile } from '../model/types.js';
 import type { ListQuery, ListResult, Stored, Unstored } from '../store/store.js';
 import { type CoreDeps, clientVersionOf, isPlainObject, publishChange, updateObject } from './common.js';
-import type { ListSpec } from './list.js';
+import { applyListQuery, type ListSpec } from './list.js';
 import { applyPatch } from './patch.js';
 import { PARAM_NAME_RE, Problems } from './validate.js';
 
 // ajv-formats is CommonJS with a default export; under NodeNext the callable sits on `.default`.
 const addFormats = addFormatsImport as unknown as typeof addFormatsImport.default;
 
-export const paramListSpec: ListSpec = { fields: { name: 'string', description: 'string', secure: 'boolean' } };
+export const paramListSpec: ListSpec = { fields: { name: 'string', description: 'string', secure: 'boolean', readOnly: 'boolean' } };
 
 export interface AggregatedParam {
   value: unknown;
@@ -25,7 +25,13 @@ export interface AggregatedParam {
   secure: boolean;
 }
 
-export function normalizeParam(input: Record<string, unknown>, key: string | undefined, ajv: Ajv): Unstored<Param> {
+const schemaChecker = (): Ajv => {
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  addFormats(ajv);
+  return ajv;
+};
+
+export function normalizeParam(input: Record<string, unknown>, key: string | undefined, ajv: Ajv = schemaChecker()): Unstored<Param> {
   const name = typeof input.name === 'string' ? input.name : key;
   const p = new Problems(`param ${JSON.stringify(name ?? '')}`);
   if (!name) p.add('name', 'is required');
@@ -43,42 +49,50 @@ export function normalizeParam(input: Record<string, unknown>, key: string | und
   }
   if (input.secure !== undefined && typeof input.secure !== 'boolean') p.add('secure', 'must be true or false');
   p.throwIfAny();
-  return { name: name!, schema: schema as Record<string, unknown>, description: typeof input.description === 'string' ? input.description : '', secure: input.secure === true };
+  return { name: name!, schema: schema as Record<string, unknown>, description: typeof input.description === 'string' ? input.description : '', secure: input.secure === true, readOnly: false };
 }
 
 export class ParamService {
   private readonly ajv: Ajv;
-  private readonly compiled = new Map<string, { version: number; fn: ValidateFunction }>();
+  /** Compiled value validators by param name, reused while the schema text is unchanged. */
+  private readonly compiled = new Map<string, { schema: string; fn: ValidateFunction }>();
 
-  constructor(private readonly deps: CoreDeps) {
-    this.ajv = new Ajv({ allErrors: true, strict: false });
-    addFormats(this.ajv);
+  constructor(private readonly deps: CoreDeps, private readonly shipped: Map<string, Stored<Param>> = new Map()) {
+    this.ajv = schemaChecker();
   }
 
   async get(name: string): Promise<Stored<Param>> {
-    const p = await this.deps.store.get<Param>('params', name);
+    const p = this.shipped.get(name) ?? (await this.deps.store.get<Param>('params', name));
     if (!p) throw notFound('param', name);
     return p;
   }
 
-  list(q: ListQuery): Promise<ListResult<Stored<Param>>> {
-    return this.deps.store.list<Param>('params', q);
+  async list(q: ListQuery): Promise<ListResult<Stored<Param>>> {
+    return applyListQuery([...(await this.all()).values()], (p) => p.name, q);
   }
 
-  /** All definitions by name (for aggregation and bulk checks). */
+  /** All definitions by name, shipped and stored (for aggregation and bulk checks). */
   async all(): Promise<Map<string, Stored<Param>>> {
     const { items } = await this.deps.store.list<Param>('params');
-    return new Map(items.map((p) => [p.name, p]));
+    return new Map([...this.shipped, ...items.map((p) => [p.name, { ...p, readOnly: false }] as const)]);
+  }
+
+  private refuseShipped(name: string): void {
+    if (this.shipped.has(name)) {
+      throw new FarrierError('FORBIDDEN', `param ${JSON.stringify(name)} is shipped read-only with Farrier (bootenvs/params); its schema cannot be changed through the API`);
+    }
   }
 
   async create(input: Record<string, unknown>): Promise<Stored<Param>> {
     const p = normalizeParam(input, undefined, this.ajv);
+    if (this.shipped.has(p.name)) throw conflict(`param ${JSON.stringify(p.name)} already exists (shipped read-only)`);
     const saved = await this.deps.store.put<Param>('params', p.name, p, { mode: 'create' });
     publishChange(this.deps.bus, 'params', 'create', p.name, saved);
     return saved;
   }
 
   async replace(name: string, input: Record<string, unknown>): Promise<Stored<Param>> {
+    this.refuseShipped(name);
     const p = normalizeParam(input, name, this.ajv);
     const { after } = await updateObject<Param>(this.deps.store, 'params', name, () => p, clientVersionOf(input));
     publishChange(this.deps.bus, 'params', 'update', name, after);
@@ -86,6 +100,7 @@ export class ParamService {
   }
 
   async patch(name: string, body: unknown, kind: 'merge' | 'json' | 'auto'): Promise<Stored<Param>> {
+    this.refuseShipped(name);
     const { after } = await updateObject<Param>(this.deps.store, 'params', name, (cur) =>
       normalizeParam(applyPatch(cur, body, kind) as Record<string, unknown>, name, this.ajv),
     );
@@ -94,6 +109,7 @@ export class ParamService {
   }
 
   async delete(name: string): Promise<Stored<Param>> {
+    this.refuseShipped(name);
     const gone = await this.deps.store.delete<Param>('params', name);
     if (!gone) throw notFound('param', name);
     this.compiled.delete(name);
@@ -102,10 +118,11 @@ export class ParamService {
   }
 
   private validatorFor(def: Stored<Param>): ValidateFunction {
+    const schema = JSON.stringify(def.schema);
     const hit = this.compiled.get(def.name);
-    if (hit && hit.version === def.version) return hit.fn;
+    if (hit && hit.schema === schema) return hit.fn;
     const fn = this.ajv.compile(def.schema);
-    this.compiled.set(def.name, { version: def.version, fn });
+    this.compiled.set(def.name, { schema, fn });
     return fn;
   }
 

@@ -50,7 +50,7 @@ export async function createServices(store: Store, bus: EventBus, logger: Logger
   let prefs: PrefsService | undefined;
   const bootenvs = new BootEnvService(deps, opts.content, (id) => templates.exists(id), { getPrefs: () => prefs!.getPrefs() });
   prefs = new PrefsService(deps, (name) => bootenvs.find(name));
-  const params = new ParamService(deps);
+  const params = new ParamService(deps, opts.content.params);
   const profiles = new ProfileService(deps, params);
   await profiles.ensureGlobal();
   return {

@@ -116,6 +116,8 @@ export interface Param extends Meta {
   schema: Record<string, unknown>;
   description: string;
   secure: boolean;
+  /** True for definitions shipped in the repo (bootenvs/params/*.yaml); they cannot be changed through the API. */
+  readOnly?: boolean;
 }
 
 export interface DhcpOption {

@@ -107,7 +107,7 @@ t.test('params: definitions with schemas', async (t) => {
   t.match((await api('GET', '/api/v1/params/a%2Fb%2Fc')).body, { name: 'a/b/c', secure: true });
   t.match((await api('PATCH', '/api/v1/params/a%2Fb%2Fc', { body: { description: 'abc' }, contentType: 'application/merge-patch+json' })).body, { description: 'abc' });
   t.match((await api('PUT', '/api/v1/params/a%2Fb%2Fc', { body: { schema: { type: 'string' } } })).body, { schema: { type: 'string' }, secure: false });
-  t.equal((await api('GET', '/api/v1/params?secure=false')).headers['x-total-count'], '1');
+  t.equal((await api('GET', '/api/v1/params?readOnly=false')).headers['x-total-count'], '1');
   t.equal((await api('DELETE', '/api/v1/params/a%2Fb%2Fc')).status, 200);
   t.equal((await api('GET', '/api/v1/params/a%2Fb%2Fc')).status, 404);
 });
@@ -177,4 +177,15 @@ t.test('prefs', async (t) => {
   const failedTest = await api('PATCH', '/api/v1/prefs', { body: [{ op: 'test', path: '/defaultBootEnv', value: 'other' }], contentType: 'application/json-patch+json' });
   t.equal(failedTest.status, 409);
   t.equal((await api('PUT', '/api/v1/prefs', { body: { autoRegister: 'yes' } })).status, 422);
+});
+
+t.test('shipped param definitions are read-only and apply', async (t) => {
+  const { api } = await makeHarness(t);
+  const list = (await api('GET', '/api/v1/params?readOnly=true')).body as { name: string }[];
+  t.ok(list.length > 0, 'params from bootenvs/params/*.yaml are listed');
+  const name = list[0]!.name;
+  t.match((await api('GET', `/api/v1/params/${encodeURIComponent(name)}`)).body, { name, readOnly: true });
+  t.equal((await api('PUT', `/api/v1/params/${encodeURIComponent(name)}`, { body: { schema: {} } })).status, 403);
+  t.equal((await api('DELETE', `/api/v1/params/${encodeURIComponent(name)}`)).status, 403);
+  t.equal((await api('POST', '/api/v1/params', { body: { name, schema: {} } })).status, 409);
 });
