@@ -2,6 +2,7 @@
  * Prefs: a small map of daemon-wide choices. `defaultBootEnv` must name an existing bootenv that is not
  * onlyUnknown (known machines boot it); `unknownBootEnv` an existing onlyUnknown bootenv, or `ignore`.
  */
+import { FarrierError } from '../errors.js';
 import type { BootEnv, Prefs } from '../model/types.js';
 import type { Stored } from '../store/store.js';
 import { type CoreDeps, isPlainObject, publishChange } from './common.js';
@@ -53,7 +54,7 @@ export class PrefsService {
   async patch(body: unknown, kind: 'merge' | 'json' | 'auto'): Promise<Prefs> {
     const current = await this.getPrefs();
     const next = applyPatch(current, body, kind);
-    if (!isPlainObject(next)) return this.set({});
+    if (!isPlainObject(next)) throw new FarrierError('VALIDATION', 'prefs: the patched prefs must be a JSON object', [{ field: '/', message: 'must be an object' }]);
     const changes: Record<string, unknown> = {};
     for (const k of Object.keys(current)) if (!(k in next)) changes[k] = null;
     for (const [k, v] of Object.entries(next)) if (JSON.stringify(v) !== JSON.stringify(current[k])) changes[k] = v;
