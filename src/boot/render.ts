@@ -134,12 +134,14 @@ export class Renderer {
     return this.run(main, job.template.id, partials, context, where);
   }
 
-  /** Renders a bootenv template's `path` (no token, no bootParams) to find which file it produces. */
-  async renderPath(id: string, pathTemplate: string, bootenv: BootEnv, machine: Machine | null, provisionerUrl: string): Promise<string> {
+  /**
+   * Renders bootenv templates' `path`s (no token, no bootParams) to find which files they produce; one
+   * context serves them all, so a lookup reads the machine's params once.
+   */
+  async renderPaths(bootenv: BootEnv, machine: Machine | null, provisionerUrl: string, paths: Array<{ id: string; path: string }>): Promise<string[]> {
     const where = { machine, bootenv: bootenv.name };
-    const compiled = this.compile({ id, contents: pathTemplate }, where);
-    const context = await this.context({ machine, bootenv, provisionerUrl, template: { id, contents: pathTemplate } }, false);
-    return this.run(compiled, id, new Map(), context, where).trim();
+    const context = await this.context({ machine, bootenv, provisionerUrl, template: { id: '', contents: '' } }, false);
+    return paths.map(({ id, path }) => this.run(this.compile({ id, contents: path }, where), id, new Map(), context, where).trim());
   }
 
   private async context(job: RenderJob, withToken: boolean): Promise<RenderContext> {

@@ -187,10 +187,8 @@ export class BootTree {
     if (path === configInitrdPath(machine.uuid) && bootenv.configInitrd?.length) {
       return { kind: 'buffer', data: await this.configInitrd(machine, bootenv, url), name, machine: { uuid: machine.uuid, mac: machine.macs[0] ?? '' } };
     }
-    for (const t of bootenv.templates) {
-      const rendered = await this.renderer.renderPath(`bootenv/${bootenv.name}/${t.name}/path`, t.path, bootenv, machine, url);
-      if (normalizeTreePath(rendered) === path) return this.buffer(machine, bootenv, await this.templateSource(bootenv, t), name, url);
-    }
+    const match = await this.matchTemplate(bootenv, machine, bootenv.templates, path, url);
+    if (match) return this.buffer(machine, bootenv, await this.templateSource(bootenv, match), name, url);
     return { kind: 'missing', reason: `bootenv ${bootenv.name} of machine ${machine.name} has no file ${path}` };
   }
 
@@ -199,12 +197,16 @@ export class BootTree {
     // A misconfigured unknownBootEnv must not hide loaders and static files, so no error here.
     const bootenv = await this.data.bootEnv(await this.data.unknownBootEnv());
     if (!bootenv) return undefined;
-    for (const t of bootenv.templates) {
-      if (/\bmachine\b/.test(t.path)) continue;
-      const rendered = await this.renderer.renderPath(`bootenv/${bootenv.name}/${t.name}/path`, t.path, bootenv, null, url);
-      if (normalizeTreePath(rendered) === path) return this.buffer(null, bootenv, await this.templateSource(bootenv, t), name, url);
-    }
-    return undefined;
+    const shared = bootenv.templates.filter((t) => !/\bmachine\b/.test(t.path));
+    if (shared.length === 0) return undefined;
+    const match = await this.matchTemplate(bootenv, null, shared, path, url);
+    return match ? this.buffer(null, bootenv, await this.templateSource(bootenv, match), name, url) : undefined;
+  }
+
+  private async matchTemplate(bootenv: BootEnv, machine: Machine | null, templates: BootEnv['templates'], path: string, url: string): Promise<BootEnv['templates'][number] | undefined> {
+    const rendered = await this.renderer.renderPaths(bootenv, machine, url, templates.map((t) => ({ id: `bootenv/${bootenv.name}/${t.name}/path`, path: t.path })));
+    const i = rendered.findIndex((r) => normalizeTreePath(r) === path);
+    return i < 0 ? undefined : templates[i];
   }
 
   private async configInitrd(machine: Machine, bootenv: BootEnv, url: string): Promise<Buffer> {

@@ -39,9 +39,9 @@ export async function bootFilesPlugin(app: FastifyInstance, opts: BootFilesOptio
   const handler = async (request: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     let rawPath: string;
     try {
-      rawPath = decodeURIComponent(request.url.split("?")[0]);
+      rawPath = decodeURIComponent(request.url.split('?')[0]);
     } catch {
-      return reply.code(400).type("text/plain; charset=utf-8").send("malformed percent-encoding in path\n");
+      return reply.code(400).type('text/plain; charset=utf-8').send('malformed percent-encoding in path\n');
     }
     if (reserved.test(rawPath)) return reply.callNotFound();
     const client = clientOf(request);
@@ -74,7 +74,8 @@ export async function bootFilesPlugin(app: FastifyInstance, opts: BootFilesOptio
       event(opts, request, rawPath, reply.statusCode, request.method === 'HEAD' ? 0 : length, entry.machine);
     });
     const slash = entry.path.lastIndexOf('/');
-    return reply.type(contentType(entry.name)).sendFile(entry.path.slice(slash + 1), entry.path.slice(0, slash) || '/');
+    // @fastify/static sets Content-Type from the extension (octet-stream when unknown).
+    return reply.sendFile(entry.path.slice(slash + 1), entry.path.slice(0, slash) || '/');
   };
 
   app.route({ method: ['GET', 'HEAD'], url: '/*', handler });

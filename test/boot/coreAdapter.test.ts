@@ -38,7 +38,6 @@ t.test('boot files follow the API: bootenv changes, params, tokens, secure param
   const config = { ...loadConfig({}, {}), dataDir: dir, httpPort: 8091, staticIp: null, loaderPaths: {} };
   const { tree } = createBootLayer(services, config, logger);
 
-  await services.params.create({ name: 'root-password-hash', secure: true, schema: { type: 'string' } });
   const m = await services.machines.create({ name: 'vm1', macs: ['52:54:00:12:34:56'], address: '10.77.0.50' });
   const other = await services.machines.create({ name: 'vm2', macs: ['52:54:00:12:34:57'] });
   t.equal(m.bootenv, 'local');

@@ -18,6 +18,7 @@ async function setup(t: { teardown: (fn: () => unknown) => void }) {
   const root = join(dir, 'files');
   mkdirSync(join(root, 'flatcar'), { recursive: true });
   writeFileSync(join(root, 'flatcar/flatcar_production_pxe.vmlinuz'), body);
+  writeFileSync(join(root, 'name with 100% space.txt'), 'odd name');
   const data = new MemoryBootData();
   data.machines.push(machine({ bootenv: 'flatcar' }));
   const tree = new BootTree(data, new Renderer(data), { httpPort: 8091, staticIp: '10.77.0.1' }, discoverLoaders({}, [], join(dir, 'none')), new StaticRoot(root));
@@ -81,6 +82,15 @@ t.test('unknown path: 404 with a one-line reason; render failure: 500 with the m
   t.equal(bad.statusCode, 500);
   t.match(bad.body, 'machine node1.lab');
   t.match(bad.body, 'bootenv e2e-busybox, template e2e-cloud-init line 1: param "e2e/nonce" is not set and has no default');
+});
+
+t.test('file names needing percent-encoding; malformed encoding is a 400', async (t) => {
+  const { app } = await setup(t);
+  const r = await app.inject({ method: 'GET', url: '/name%20with%20100%25%20space.txt' });
+  t.equal(r.statusCode, 200, r.body);
+  t.equal(r.body, 'odd name');
+  t.equal((await app.inject({ method: 'GET', url: '/%E0%A4%A' })).statusCode, 400);
+  t.equal((await app.inject({ method: 'GET', url: '/%2e%2e/%2e%2e/etc/passwd' })).statusCode, 404);
 });
 
 t.test('API, Swagger and spec paths are never boot files', async (t) => {
