@@ -19,7 +19,7 @@ import { BootTree } from './tree.js';
 export interface BootLayer {
   tree: BootTree;
   loaders: LoaderSet;
-  /** For GET /api/v1/info `loaders`. */
+  /** For GET /api/v1/info `loaders`: loader name → {path, package, found, size?, warning?}. */
   info(): Record<string, unknown>;
 }
 
@@ -42,6 +42,6 @@ export function createBootLayer(services: Services, config: Config, logger: Logg
   return {
     tree,
     loaders,
-    info: () => ({ loaders: loaders.status }),
+    info: () => Object.fromEntries(loaders.status.map(({ name, ...rest }) => [name, rest])),
   };
 }
