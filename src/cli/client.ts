@@ -137,7 +137,7 @@ export class FarrierClient {
           `Is it running? Start it with \`farrier serve\`, or point -E/--endpoint (FARRIER_ENDPOINT) at it.`,
       );
     }
-    const reason = code ?? (err instanceof Error ? err.message : String(err));
+    const reason = code ?? innermostMessage(err);
     return new ConnectionError(`cannot reach the Farrier daemon at ${this.endpoint}: ${reason}`);
   }
 }
@@ -152,6 +152,17 @@ function errorCode(err: unknown): string | undefined {
     else cur = o.cause;
   }
   return undefined;
+}
+
+/** "fetch failed" says nothing; the innermost cause ("bad port", "invalid URL") does. */
+function innermostMessage(err: unknown): string {
+  let message = err instanceof Error ? err.message : String(err);
+  let cur: unknown = err;
+  for (let depth = 0; depth < 4 && cur instanceof Error && cur.cause !== undefined; depth++) {
+    cur = cur.cause;
+    if (cur instanceof Error && cur.message) message = cur.message;
+  }
+  return message;
 }
 
 function parseBody(text: string, contentType: string | null): unknown {

@@ -94,6 +94,13 @@ t.test('subnet lifecycle with documents from a YAML file, a bare path and stdin'
   const shown = await cliJson<Subnet>(t, live, ['subnets', 'show', 'lab']);
   t.match(shown, { activeStart: '10.10.0.150', enabled: true });
 
+  const exported = await cli(live, ['subnets', 'show', 'lab', '-o', 'yaml']);
+  t.equal(exported.code, 0);
+  const edited = exported.stdout.replace(/^description: .*$/m, 'description: edited from an exported YAML');
+  const roundTrip = await cliJson<Subnet>(t, live, ['subnets', 'update', 'lab', '-'], { stdin: edited });
+  t.equal(roundTrip.description, 'edited from an exported YAML', 'show -o yaml output is valid update input');
+  t.equal(roundTrip.activeStart, '10.10.0.150');
+
   await cliJson(t, live, ['subnets', 'delete', 'storage']);
   const left = await cliJson<Subnet[]>(t, live, ['subnets', 'list']);
   t.same(
@@ -103,16 +110,16 @@ t.test('subnet lifecycle with documents from a YAML file, a bare path and stdin'
 });
 
 t.test('list filters (positional and --filter), limit, offset and sort', async (t) => {
-  for (const [name, mac, bootenv] of [
-    ['node-a', '52:54:00:bb:00:01', 'local'],
-    ['node-b', '52:54:00:bb:00:02', 'ignore'],
-    ['node-c', '52:54:00:bb:00:03', 'local'],
+  for (const [name, mac, arch] of [
+    ['node-a', '52:54:00:bb:00:01', 'amd64'],
+    ['node-b', '52:54:00:bb:00:02', 'arm64'],
+    ['node-c', '52:54:00:bb:00:03', 'amd64'],
   ]) {
-    await cliJson(t, live, ['machines', 'create', JSON.stringify({ name, macs: [mac], bootenv })]);
+    await cliJson(t, live, ['machines', 'create', JSON.stringify({ name, macs: [mac], arch })]);
   }
-  const local = await cliJson<Machine[]>(t, live, ['machines', 'list', 'bootenv=local']);
-  t.same(local.map((m) => m.name).sort(), ['node-a', 'node-c']);
-  const viaFlag = await cliJson<Machine[]>(t, live, ['machines', 'list', '--filter', 'bootenv=ignore']);
+  const amd = await cliJson<Machine[]>(t, live, ['machines', 'list', 'arch=amd64']);
+  t.same(amd.map((m) => m.name).sort(), ['node-a', 'node-c']);
+  const viaFlag = await cliJson<Machine[]>(t, live, ['machines', 'list', '--filter', 'arch=arm64']);
   t.same(
     viaFlag.map((m) => m.name),
     ['node-b'],

@@ -131,8 +131,8 @@ t.test('info needs no credentials and shows the services', async (t) => {
   t.match(res.stdout, /^FIELD\s+VALUE\n/);
   t.match(res.stdout, /\nversion\s+\S+/);
   t.match(res.stdout, /\nSERVICE\s+ENABLED\s+PORT\s+STATUS\n/);
-  t.match(res.stdout, /\nhttp\s+true\s+\d+\s+ok\n/);
-  t.match(res.stdout, /\ndhcp\s+false\s+/);
+  t.match(res.stdout, /\nhttp\s+true\s+\d+\s+serving\n/);
+  t.match(res.stdout, /\ndhcp\s+false\s+\d+\s+disabled\n/);
 });
 
 t.test('events watch prints machine changes as they happen', async (t) => {

@@ -38,7 +38,7 @@ Examples:
           name,
           cell(s.enabled),
           cell(s.port),
-          s.error ? s.error : 'ok',
+          s.error ? s.error : s.enabled === false ? 'disabled' : 'serving',
         ]);
         ctx.out('\n' + renderTable(['service', 'enabled', 'port', 'status'], rows));
       }

@@ -64,7 +64,8 @@ Examples:
       throw new UsageError(err instanceof Error ? err.message : String(err));
     }
     const { startDaemon } = await import('../../daemon.js');
-    const daemon = await startDaemon(config);
+    // The CLI owns the process, so it handles the signals: close the daemon, then let main exit.
+    const daemon = await startDaemon(config, { handleSignals: false });
     await new Promise<void>((resolve) => {
       let stopping = false;
       const stop = (signal: NodeJS.Signals): void => {

@@ -36,7 +36,6 @@ export interface CliOptions {
 /** Starts a daemon for one test file and stops it (and removes its data dir) at teardown. */
 export async function startLive(t: Test): Promise<Live> {
   const dataDir = mkdtempSync(join(tmpdir(), 'fcli-data-'));
-  process.env.FARRIER_ADMIN_PASSWORD = ADMIN_PASSWORD;
   const config = loadConfig(
     {
       dataDir,
@@ -48,12 +47,12 @@ export async function startLive(t: Test): Promise<Live> {
     },
     {},
   );
-  const daemon = await startDaemon(config);
+  const daemon = await startDaemon(config, { env: { FARRIER_ADMIN_PASSWORD: ADMIN_PASSWORD }, handleSignals: false });
   t.teardown(async () => {
     await daemon.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
-  return { endpoint: `http://127.0.0.1:${daemon.httpPort}`, dataDir };
+  return { endpoint: daemon.url, dataDir };
 }
 
 /** Runs `farrier <args>` as a child process against `live`, authenticated as admin unless env says otherwise. */
