@@ -13,8 +13,10 @@ export interface LoaderSpec {
   path: string;
   /** Debian package that ships it. */
   package: string;
-  /** Needed for the common boot paths (false for Secure Boot extras not every site uses). */
+  /** Needed for the common boot paths (false for Secure Boot and arm64 extras not every site uses). */
   essential: boolean;
+  /** What to do when it is missing, when installing the package is not the answer. */
+  hint?: string;
 }
 
 export interface LoaderStatus {
@@ -45,6 +47,14 @@ export const debianLoaders: readonly LoaderSpec[] = [
   { name: 'shimx64.efi', path: '/usr/lib/shim/shimx64.efi.signed', package: 'shim-signed', essential: false },
   // shim chain-loads grubx64.efi from its own directory; Debian's signed netboot GRUB takes that name.
   { name: 'grubx64.efi', path: '/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed', package: 'grub-efi-amd64-signed', essential: false },
+  { name: 'grubaa64.efi', path: '/usr/lib/grub/arm64-efi-signed/grubnetaa64.efi.signed', package: 'grub-efi-arm64-signed', essential: false },
+  {
+    name: 'ipxe-arm64.efi',
+    path: '/usr/lib/ipxe/arm64-efi/ipxe.efi',
+    package: 'ipxe',
+    essential: false,
+    hint: 'Debian 12 packages no arm64 iPXE: build bin-arm64-efi/ipxe.efi and set loaderPaths.ipxe-arm64.efi',
+  },
 ];
 
 /** Where syslinux-common keeps the BIOS COM32 modules pxelinux loads beside itself (menus, chain ...). */
@@ -94,7 +104,7 @@ export function discoverLoaders(
       status.push({ name: spec.name, path: spec.path, package: spec.package, found: true, size });
       continue;
     }
-    const warning = `loader ${spec.name} not found at ${spec.path}: install the Debian package ${spec.package} or set loaderPaths.${spec.name}`;
+    const warning = `loader ${spec.name} not found at ${spec.path}: ${spec.hint ?? `install the Debian package ${spec.package} or set loaderPaths.${spec.name}`}`;
     status.push({ name: spec.name, path: spec.path, package: spec.package, found: false, warning });
     if (spec.essential) warnings.push(warning);
   }
