@@ -26,7 +26,19 @@ export interface Cidr {
   broadcast: string;
 }
 
+const parsed = new Map<string, Cidr>();
+
+/** Parsed once per distinct string: subnets are matched on every packet. */
 export function parseCidr(cidr: string): Cidr {
+  const hit = parsed.get(cidr);
+  if (hit) return hit;
+  const c = computeCidr(cidr);
+  if (parsed.size > 10_000) parsed.clear();
+  parsed.set(cidr, c);
+  return c;
+}
+
+function computeCidr(cidr: string): Cidr {
   const [addr, len] = cidr.split('/');
   const prefix = Number(len);
   if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32) throw new Error(`bad CIDR: ${cidr}`);
