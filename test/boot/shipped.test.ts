@@ -77,6 +77,17 @@ function checkIgnition(t: Test, text: string): Record<string, unknown> {
   return { users: ign.passwd.users, files };
 }
 
+/** grub-script-check (grub-common) parses a GRUB config the way GRUB will. */
+function grubSyntax(t: Test, cfg: string, what: string): void {
+  if (!requireTool(t, 'grub-script-check')) return;
+  try {
+    execFileSync('grub-script-check', [], { input: cfg, stdio: ['pipe', 'pipe', 'pipe'] });
+    t.pass(`grub-script-check accepts ${what}`);
+  } catch (err) {
+    t.fail(`grub-script-check rejects ${what}: ${(err as { stderr?: Buffer }).stderr?.toString() ?? err}`);
+  }
+}
+
 function checkLoaders(t: Test, get: (p: string) => Promise<string>, expect: string[]) {
   return (async () => {
     const ipxe = await get('52-54-00-12-34-56.ipxe');
@@ -89,6 +100,7 @@ function checkLoaders(t: Test, get: (p: string) => Promise<string>, expect: stri
     t.match(ipxe, /^#!ipxe\necho .*\nkernel \S+ .*\ninitrd \S+\n(initrd \S+\n)*boot\n$/);
     t.match(pxe, /LABEL farrier\n {2}KERNEL \S+\n {2}INITRD \S+\n {2}APPEND .+\n {2}IPAPPEND 2\n/);
     t.match(grub, /menuentry "[^"]+" \{\n.*\n {2}linux \/\S+ .+\n {2}initrd .+\n\}\n/);
+    grubSyntax(t, grub, 'the GRUB config');
     return { ipxe, pxe, grub };
   })();
 }
@@ -223,4 +235,12 @@ t.test('e2e-busybox: per-machine cloud-init line and config initrd', async (t) =
   t.equal(ci.split('\n')[0], '#cloud-config run=nonce-42 mac=52:54:00:12:34:56');
   t.match(ci, `farrier_callback: http://10.77.0.1:8091/api/v1/machines/${uuid}/bootenv`);
   t.match(await get(`machines/${uuid}/e2e.env`), "FARRIER_NONCE='nonce-42'");
+});
+
+t.test('GRUB chooser and local-boot configs parse', async (t) => {
+  const { get } = setup('local');
+  grubSyntax(t, await get('grub/grub.cfg'), 'grub/grub.cfg');
+  const local = await get('grub/grub.cfg-01-52-54-00-12-34-56');
+  t.match(local, /\n\s+exit\n/);
+  grubSyntax(t, local, 'the local-boot config');
 });
