@@ -22,6 +22,12 @@ import type { DhcpServer, ServedInterface, Via } from './server.js';
 
 const SOL_SOCKET = 1;
 const SO_BINDTOIFINDEX = 62;
+/**
+ * Receive buffer: a few hundred ms of requests at thousands per second, so a pause of the event loop (GC, a
+ * commit, a CPU shared with other work) does not drop them; clients wait seconds before retrying anyway.
+ * The kernel caps it at net.core.rmem_max.
+ */
+const RECV_BUFFER = 2 * 1024 * 1024;
 
 export interface DhcpSocketOptions {
   server: DhcpServer;
@@ -125,7 +131,7 @@ export async function startDhcpSockets(o: DhcpSocketOptions): Promise<DhcpSocket
       const pairs: Array<[number, Via]> = [[o.port, 'dhcp']];
       if (o.proxyPort !== null) pairs.push([o.proxyPort, 'proxy']);
       for (const [port, via] of pairs) {
-        const sock = createSocket({ type: 'udp4' });
+        const sock = createSocket({ type: 'udp4', recvBufferSize: RECV_BUFFER });
         sockets.push(sock);
         await bind(sock, port, o.explicit.bindAddress);
         sock.setBroadcast(true);
@@ -138,7 +144,7 @@ export async function startDhcpSockets(o: DhcpSocketOptions): Promise<DhcpSocket
         const pairs: Array<[number, Via]> = [[o.port, 'dhcp']];
         if (o.proxyPort !== null) pairs.push([o.proxyPort, 'proxy']);
         for (const [port, via] of pairs) {
-          const sock = createSocket({ type: 'udp4', reuseAddr: true });
+          const sock = createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: RECV_BUFFER });
           sockets.push(sock);
           await bind(sock, port, '0.0.0.0');
           sockopt.setsockopt(sock, SOL_SOCKET, SO_BINDTOIFINDEX, iface.index);
