@@ -90,7 +90,8 @@ export const bootHelpers: Record<string, Helper> = {
   indent(...args) {
     const { params, options } = split(args);
     const n = params[0];
-    if (typeof n !== 'number') throw new HelperError('indent needs a number of spaces first', lineOf(options));
+    // Bounded so a template cannot ask for a gigabyte of spaces.
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 256) throw new HelperError('indent needs a number of spaces (0-256) first', lineOf(options));
     const pad = ' '.repeat(n);
     return asText(params[1])
       .split('\n')

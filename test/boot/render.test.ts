@@ -77,6 +77,7 @@ t.test('helpers: json, yaml, default, join, indent, b64, urlencode, eq, array', 
   t.equal(await render('{{json params.ssh-keys indent=2}}'), '[\n  "ssh-ed25519 AAAA key1"\n]');
   const err = await renderError(render('{{join params.rack}}'));
   t.match(err.message, 'join needs a list');
+  t.match((await renderError(render('{{indent 1000000000 "x"}}'))).message, 'indent needs a number of spaces (0-256)');
 });
 
 t.test('partials by template id work across templates and report errors in the partial', async (t) => {
