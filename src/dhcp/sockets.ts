@@ -113,14 +113,17 @@ export async function startDhcpSockets(o: DhcpSocketOptions): Promise<DhcpSocket
   const serve = (sock: Socket, iface: ServedInterface, via: Via) => {
     sock.on('error', (err) => o.log.error({ err, iface: iface.name }, 'dhcp: socket error'));
     sock.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
-      o.server.handle(msg, iface, via, { address: rinfo.address, port: rinfo.port }).then((out) => {
+      void o.server.handle(msg, iface, via, { address: rinfo.address, port: rinfo.port }).then((out) => {
         if (!out) return;
-        sock.send(out.data, out.to.port, out.to.address, (err) => {
-          if (err) {
-            bump(o.counters, 'send_errors');
-            o.log.warn({ err, to: out.to }, 'dhcp: send failed');
-          }
-        });
+        const failed = (err: unknown) => {
+          bump(o.counters, 'send_errors');
+          o.log.warn({ err, to: out.to }, 'dhcp: send failed');
+        };
+        try {
+          sock.send(out.data, out.to.port, out.to.address, (err) => err && failed(err));
+        } catch (err) {
+          failed(err); // the socket was closed while the reply was being prepared (shutdown)
+        }
       });
     });
   };
