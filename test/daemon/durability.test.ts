@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { tempDir } from '../helpers/env.js';
 
-const launcher = join(dirname(fileURLToPath(import.meta.url)), 'launcher.ts');
+const launcher = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'launcher.ts');
 
 interface Child {
   proc: ChildProcess;
