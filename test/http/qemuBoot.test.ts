@@ -109,14 +109,21 @@ t.test('iPXE ROM → boot.ipxe → per-MAC script → kernel + initrd + config.c
       '-drive', `if=pflash,format=raw,unit=1,file=${join(dir, `${name}-vars.fd`)}`,
     ];
   };
-  const boot = (name: string, bootfile = 'boot.ipxe', uefi = false): ChildProcess =>
-    spawn('qemu-system-x86_64', [
+  const children: ChildProcess[] = [];
+  t.teardown(() => {
+    for (const p of children) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  });
+  const boot = (name: string, bootfile = 'boot.ipxe', uefi = false): ChildProcess => {
+    const p = spawn('qemu-system-x86_64', [
       ...firmware(name, uefi), '-m', '512', '-accel', 'tcg', '-display', 'none', '-monitor', 'none', '-no-reboot',
       '-serial', `file:${join(dir, `${name}.log`)}`,
       '-netdev', `user,id=n0,restrict=on,bootfile=http://10.0.2.100/${bootfile},guestfwd=tcp:10.0.2.100:80-cmd:${process.execPath} ${join(dir, 'pipe.mjs')} ${port}`,
       '-device', 'e1000,netdev=n0,mac=52:54:00:12:34:56,bootindex=1',
       '-boot', 'n',
     ], { stdio: 'ignore' });
+    children.push(p);
+    return p;
+  };
 
   const paths = (): string[] => data.events.filter((e) => e.type === 'http').map((e) => `${(e.object as { status: number }).status} ${(e.object as { path: string }).path}`);
 
