@@ -80,7 +80,8 @@ export class DhcpServer {
     const network = req.giaddr !== ZERO ? req.giaddr : iface.address;
     const onNetwork = subnets.find((s) => cidrContains(parseCidr(s.cidr), network));
     const ofReservation = reservation && subnets.find((s) => cidrContains(parseCidr(s.cidr), reservation.address));
-    // A reservation only applies on the network its subnet serves (a relay or interface elsewhere is another LAN).
+    // The network's subnet wins; a reservation applies only when its address lies in that subnet (the client is
+    // on another LAN otherwise). With no subnet on the network, a reservation alone still covers its MAC.
     const subnet = onNetwork ?? ofReservation;
     const resv = reservation && subnet && ofReservation === subnet ? reservation : undefined;
     return { subnet, reservation: resv };
