@@ -94,6 +94,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions = {}): Pro
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const store: Store = await openSqliteStore(join(config.dataDir, 'farrier.db'));
   let app: FastifyInstance | undefined;
+  const started: DaemonService[] = [];
   try {
     const tokenKey = await loadOrCreateTokenKey(config.dataDir);
     const content = await loadRepoContent(config.contentDir);
@@ -113,7 +114,6 @@ export async function startDaemon(config: Config, opts: DaemonOptions = {}): Pro
       dhcp: { enabled: false, port: config.dhcpPort },
       tftp: { enabled: false, port: config.tftpPort },
     };
-    const started: DaemonService[] = [];
     const fail = (key: string, message: string): void => {
       statuses[key] = { ...statuses[key]!, error: message };
       logger.error({ service: key, port: statuses[key]!.port }, message);
@@ -203,6 +203,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions = {}): Pro
     return daemon;
   } catch (err) {
     await app?.close().catch(() => undefined);
+    for (const svc of started.reverse()) await svc.stop().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw err;
   }

@@ -17,6 +17,8 @@ t.test('spec and Swagger UI are served, offline', async (t) => {
   t.equal(yaml.status, 200);
   t.match(yaml.headers['content-type'], /yaml/);
   t.match(yaml.text, /openapi: 3\.1\.0/);
+  const bare = await api('GET', '/swagger', { as: 'none' });
+  t.ok(bare.status === 200 || (bare.status >= 300 && bare.status < 400), `/swagger answers (${bare.status})`);
   const page = await api('GET', '/swagger/', { as: 'none' });
   t.equal(page.status, 200);
   t.match(page.text, /swagger-ui/i);

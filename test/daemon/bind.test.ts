@@ -59,6 +59,15 @@ t.test('--strict makes a bind failure fatal', async (t) => {
   t.teardown(() => server.close());
   const port = (server.address() as { port: number }).port;
   await t.rejects(startDaemon(baseConfig(t, { httpPort: port, strict: true }), { handleSignals: false, logDestination: quiet() }), new RegExp(`port ${port} is already in use.*--strict`));
+  const blocker = createSocket('udp4');
+  await new Promise<void>((r) => blocker.bind(0, '127.0.0.1', () => r()));
+  t.teardown(() => blocker.close());
+  const first = udpService('DHCP', 'dhcp', 0);
+  await t.rejects(
+    startDaemon(baseConfig(t, { strict: true }), { handleSignals: false, logDestination: quiet(), services: [first, udpService('TFTP', 'tftp', blocker.address().port)] }),
+    /already in use/,
+  );
+  t.throws(() => first.socket!.address(), 'services already started are stopped when --strict aborts');
   const d = await startDaemon(baseConfig(t, { httpPort: port }), { handleSignals: false, logDestination: quiet() });
   t.match(d.status().http, { port, error: /already in use/ }, 'without --strict the daemon runs on');
   await d.close();

@@ -1,7 +1,8 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { requireNetns, requireTool } from '../helpers/env.js';
-import { createBridgeWithTap, createNetns, createVethPair, listNetns, pingOnce, startRaHelper, waitFor } from './lib/netns.js';
+import { createBridgeWithTap, createNetns, createVethPair, ip, listNetns, pingOnce, startRaHelper, sweepLeakedNetns, waitFor } from './lib/netns.js';
 
 t.test('two namespaces joined by a veth pair can ping each other and are gone after teardown', async (t) => {
   if (!requireNetns(t)) return;
@@ -10,7 +11,7 @@ t.test('two namespaces joined by a veth pair can ping each other and are gone af
     const a = await createNetns(tt, 'finfra');
     const b = await createNetns(tt, 'finfra');
     names = [a.name, b.name];
-    tt.match(a.name, /^finfra-[0-9a-f]{6}$/);
+    tt.match(a.name, new RegExp(`^finfra-[0-9a-f]{6}-${process.pid}$`));
     tt.not(a.name, b.name);
     await createVethPair({ ns: a, ifname: 'va', address: '10.213.0.1/24' }, { ns: b, ifname: 'vb', address: '10.213.0.2/24' });
     tt.ok(await pingOnce(a, '10.213.0.2'), 'a pings b');
@@ -44,4 +45,23 @@ t.test('bridge + TAP with an RA helper advertises a prefix', async (t) => {
   await ns.ip('link', 'set', 'vport', 'master', br.bridge);
   await waitFor(async () => /inet6 fd42:214:/.test((await client.ip('-6', 'addr', 'show', 'dev', 'vcli')).stdout), 20_000, 'a SLAAC address from the RA');
   t.pass('a host on the bridge autoconfigured an address from the advertised prefix');
+});
+
+t.test('namespaces leaked by a dead test process are swept, with what runs inside them', async (t) => {
+  if (!requireNetns(t)) return;
+  // a namespace named as if created by a process that no longer exists, with a process left inside it
+  const gone = spawnSync('true');
+  const leaked = `finfra-abcdef-${gone.pid}`;
+  await ip('netns', 'add', leaked);
+  t.teardown(async () => {
+    if ((await listNetns()).includes(leaked)) await ip('netns', 'del', leaked);
+  });
+  const orphan = spawn('ip', ['netns', 'exec', leaked, 'sleep', '600'], { stdio: 'ignore' });
+  const orphanExit = new Promise((r) => orphan.once('exit', r));
+  await waitFor(async () => (await ip('netns', 'pids', leaked)).stdout.trim() !== '', 5000, 'the orphan to start');
+  const swept = await sweepLeakedNetns();
+  t.ok(swept.includes(leaked), 'the leaked namespace was swept');
+  t.notOk((await listNetns()).includes(leaked), 'and is gone');
+  await orphanExit;
+  t.pass('the process inside it was stopped');
 });

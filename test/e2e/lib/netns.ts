@@ -148,9 +148,28 @@ export class Netns {
   }
 }
 
-/** A fresh namespace `<prefix>-<random>` with loopback up, deleted at teardown. */
+/** `<prefix>-<random>-<creator pid>`: the pid lets a later run recognise namespaces a dead run leaked. */
+const OURS = /^[a-z0-9]+-[0-9a-f]{6}-(\d+)$/;
+
+/**
+ * Deletes namespaces made by this helper whose creating process is gone (a test killed by tap's timeout
+ * never runs its teardowns), stopping what still runs inside them first.
+ */
+export async function sweepLeakedNetns(): Promise<string[]> {
+  const swept: string[] = [];
+  for (const name of await listNetns()) {
+    const m = OURS.exec(name);
+    if (!m || alive(Number(m[1]))) continue;
+    await new Netns(name).destroy().catch(() => undefined);
+    swept.push(name);
+  }
+  return swept;
+}
+
+/** A fresh namespace `<prefix>-<random>-<pid>` with loopback up, deleted at teardown. */
 export async function createNetns(t: Test, prefix: string): Promise<Netns> {
-  const name = `${prefix}-${randomBytes(3).toString('hex')}`;
+  await sweepLeakedNetns();
+  const name = `${prefix}-${randomBytes(3).toString('hex')}-${process.pid}`;
   await ip('netns', 'add', name);
   const ns = new Netns(name);
   t.teardown(() => ns.destroy());
