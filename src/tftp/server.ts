@@ -109,9 +109,9 @@ export async function startTftpServer(config: TftpServerConfig): Promise<TftpSer
     const started = Date.now();
     const client: TftpClient = { address: req.stats.remoteAddress, port: req.stats.remotePort };
     const key = `${client.address}:${client.port}:${req.file}`;
-    req.on('error', () => {
-      // reported through the close handler below; without a listener the package's error event would crash us
-    });
+    // the package emits 'error' for client ERRORs and its own give-up; unhandled, it would crash the process
+    let clientError: string | undefined;
+    req.on('error', (err: Error) => (clientError = err.message));
     if (inFlight.has(key)) {
       // silently: nothing was sent on this request's port yet, and the original transfer answers the client
       req.close();
@@ -142,9 +142,7 @@ export async function startTftpServer(config: TftpServerConfig): Promise<TftpSer
     }, Math.min(1000, stallTimeoutMs));
 
     let aborted = false;
-    let clientError: string | undefined;
     req.on('abort', () => (aborted = true));
-    req.on('error', (err: Error) => (clientError = err.message));
     req.on('close', () => {
       // the package emits 'abort'/'error' right after 'close': decide once they had their chance
       setImmediate(() => {

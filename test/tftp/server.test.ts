@@ -6,7 +6,9 @@ import t from 'tap';
 import { FarrierError } from '../../src/errors.js';
 import { DirectoryTree } from '../../src/tftp/directoryTree.js';
 import { startTftpServer, type TransferEvent } from '../../src/tftp/server.js';
-import { tempDir } from '../helpers/env.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { findTool, requireRoot, requireTool, tempDir } from '../helpers/env.js';
 import { rawGet } from './helpers/rawClient.js';
 import { BufferTree } from './helpers/trees.js';
 
@@ -66,6 +68,21 @@ t.test('bind failures are reported clearly', async (t) => {
   await t.rejects(startTftpServer({ host: '192.0.2.77', port: 0, tree: new DirectoryTree(tempDir(t)) }), {
     message: /TFTP cannot bind udp 192.0.2.77:0: no local interface has that address/,
   });
+});
+
+t.test('binding a port below 1024 without root says why', async (t) => {
+  if (!requireRoot(t) || !requireTool(t, 'setpriv')) return;
+  const probe = fileURLToPath(new URL('./helpers/bindProbe.ts', import.meta.url));
+  const loader = process.execArgv.filter((a) => a.includes('@tapjs/typescript'));
+  // as "nobody": the privileged-port rule applies to it (net.ipv4.ip_unprivileged_port_start)
+  const r = spawnSync(findTool('setpriv') as string, ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...loader, probe, '69'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  const out = JSON.parse(r.stdout) as { ok: boolean; code?: string; message?: string };
+  t.equal(out.ok, false);
+  t.equal(out.code, 'UNAVAILABLE');
+  t.match(out.message, 'TFTP cannot bind udp 127.0.0.1:69: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)');
 });
 
 t.test('files from a DirectoryTree are streamed with their exact size', async (t) => {
