@@ -85,14 +85,18 @@ class ProgressCounter extends Transform {
   }
 }
 
+/** A clear bind failure; `detail.errno` keeps the system code (EACCES, EADDRINUSE …) for callers that map it. */
 function bindError(err: NodeJS.ErrnoException, host: string, port: number): FarrierError {
   const where = `udp ${host}:${port}`;
-  if (err.code === 'EACCES') {
-    return new FarrierError('UNAVAILABLE', `TFTP cannot bind ${where}: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)`);
-  }
-  if (err.code === 'EADDRINUSE') return new FarrierError('UNAVAILABLE', `TFTP cannot bind ${where}: address already in use (another TFTP server running?)`);
-  if (err.code === 'EADDRNOTAVAIL') return new FarrierError('UNAVAILABLE', `TFTP cannot bind ${where}: no local interface has that address`);
-  return new FarrierError('UNAVAILABLE', `TFTP cannot bind ${where}: ${err.message}`);
+  const why =
+    err.code === 'EACCES'
+      ? 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)'
+      : err.code === 'EADDRINUSE'
+        ? 'address already in use (another TFTP server running?)'
+        : err.code === 'EADDRNOTAVAIL'
+          ? 'no local interface has that address'
+          : err.message;
+  return new FarrierError('UNAVAILABLE', `TFTP cannot bind ${where}: ${why}`, [], { errno: err.code ?? 'UNKNOWN', host, port });
 }
 
 export async function startTftpServer(config: TftpServerConfig): Promise<TftpServer> {

@@ -64,6 +64,7 @@ t.test('bind failures are reported clearly', async (t) => {
   await t.rejects(startTftpServer({ host: '127.0.0.1', port: srv.port, tree: new DirectoryTree(tempDir(t)) }), {
     constructor: FarrierError,
     message: new RegExp(`TFTP cannot bind udp 127.0.0.1:${srv.port}: address already in use`),
+    detail: { errno: 'EADDRINUSE', port: srv.port },
   });
   await t.rejects(startTftpServer({ host: '192.0.2.77', port: 0, tree: new DirectoryTree(tempDir(t)) }), {
     message: /TFTP cannot bind udp 192.0.2.77:0: no local interface has that address/,
