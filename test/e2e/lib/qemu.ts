@@ -4,7 +4,7 @@
  * Firmware: SeaBIOS (+ QEMU's iPXE NIC ROM) or OVMF with a fresh VARS copy per boot; with `noRom` on
  * virtio-net, OVMF's own PXE client runs instead of the iPXE ROM. QEMU is always stopped by PID.
  */
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { tempDir } from '../../helpers/env.js';
@@ -26,6 +26,11 @@ export interface VmOptions {
   name?: string;
   /** Where serial.log and qemu.log go (default: a temp dir removed after the test). */
   logDir?: string;
+  /**
+   * UEFI variable store to keep across boots of the same machine (copied from the OVMF template when it
+   * does not exist yet). Default: a fresh copy per boot.
+   */
+  uefiVars?: string;
   /** Extra QEMU arguments (e.g. a disk for a machine that should boot locally on its second start). */
   extraArgs?: string[];
 }
@@ -157,9 +162,9 @@ export function bootVm(t: Test, opts: VmOptions): QemuVm {
     writeFileSync(sercon, Buffer.from([0xf8, 0x03]));
     args.push('-M', 'pc', '-boot', 'n', '-fw_cfg', `name=etc/sercon-port,file=${sercon}`);
   } else {
-    // OVMF follows bootindex; each boot gets its own VARS so no boot order or state leaks between runs
-    const vars = join(dir, `OVMF_VARS-${name}.fd`);
-    copyFileSync(OVMF_VARS, vars);
+    // OVMF follows bootindex; by default each boot gets its own VARS so no state leaks between runs
+    const vars = opts.uefiVars ?? join(dir, `OVMF_VARS-${name}.fd`);
+    if (!opts.uefiVars || !existsSync(vars)) copyFileSync(OVMF_VARS, vars);
     args.push('-M', 'q35', '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,unit=1,file=${vars}`);
   }
   args.push(...(opts.extraArgs ?? []));
