@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import type { Lease } from '../../src/model/types.js';
-import { SERVER_IP, startHarness, udp, Inbox, type Harness } from './helpers/harness.js';
+import { SERVER_IP, settle, startHarness, udp, Inbox, type Harness } from './helpers/harness.js';
 import { ACK, build, DECLINE, DISCOVER, INFORM, ipBytes, NAK, OFFER, optIp, optText, optU32, RELEASE, REQUEST } from './helpers/packets.js';
 import { subnet } from './helpers/storeDirectory.js';
 
@@ -151,14 +151,12 @@ t.test('RELEASE, DECLINE and INFORM', async (t) => {
   const a = nextMac();
   const { ack } = await dora(h, a);
   h.send(build({ type: RELEASE, mac: a, ciaddr: ack.yiaddr, options: [[54, ipBytes(SERVER_IP)]] }));
-  await new Promise((r) => setTimeout(r, 200));
-  t.equal((await h.store.getLease(ack.yiaddr))?.state, 'released', 'released');
+  t.equal(await settle(async () => (await h.store.getLease(ack.yiaddr))?.state, 'released'), 'released', 'released');
 
   const b = nextMac();
   const { ack: ackB } = await dora(h, b);
   h.send(build({ type: DECLINE, mac: b, options: [[54, ipBytes(SERVER_IP)], [50, ipBytes(ackB.yiaddr)]] }));
-  await new Promise((r) => setTimeout(r, 200));
-  t.equal((await h.store.getLease(ackB.yiaddr))?.state, 'declined', 'declined');
+  t.equal(await settle(async () => (await h.store.getLease(ackB.yiaddr))?.state, 'declined'), 'declined', 'declined');
   const retry = await h.ask(build({ type: DISCOVER, mac: b }));
   t.not(retry?.yiaddr, ackB.yiaddr, 'the decliner is offered a different address');
   const ackRetry = await h.ask(build({ type: REQUEST, mac: b, options: [[54, ipBytes(SERVER_IP)], [50, ipBytes(retry!.yiaddr)]] }));
@@ -218,7 +216,7 @@ t.test('pool exhaustion: no reply, a counter, and the server keeps answering', a
   for (let i = 0; i < 3; i++) {
     const d = build({ type: DISCOVER, mac: nextMac(), giaddr: '127.60.0.1' });
     h.send(d, relay.sock);
-    const r = await relay.next(d.readUInt32BE(4), i < 2 ? 2000 : 500);
+    const r = await relay.next(d.readUInt32BE(4), i < 2 ? 5000 : 500);
     if (r) got.push(r.p.yiaddr);
   }
   t.same(got, ['127.60.1.10', '127.60.1.11'], 'two addresses, then nothing');
@@ -246,10 +244,9 @@ t.test('a bound lease updates the machine address and a dhcp event is published'
   });
   const { ack } = await dora(h, m);
   t.equal(ack.yiaddr, '127.0.1.10');
-  await new Promise((r) => setTimeout(r, 200));
-  const m1 = await h.store.get<{ address: string | null }>('machines', '11111111-1111-4111-8111-111111111111');
+  const m1addr = await settle(async () => (await h.store.get<{ address: string | null }>('machines', '11111111-1111-4111-8111-111111111111'))?.address, '127.0.1.10');
+  t.equal(m1addr, '127.0.1.10', 'machine address recorded');
   const m2 = await h.store.get<{ address: string | null }>('machines', '22222222-2222-4222-8222-222222222222');
-  t.equal(m1?.address, '127.0.1.10', 'machine address recorded');
   t.equal(m2?.address, null, 'the stale holder of that address no longer claims it');
   t.ok(h.events.some((e) => e.type === 'dhcp' && e.key === '11111111-1111-4111-8111-111111111111'), 'dhcp event for the known machine');
 });

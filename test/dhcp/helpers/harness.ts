@@ -48,6 +48,16 @@ export function udp(address: string, port: number): Promise<Socket> {
   });
 }
 
+/** Polls `read` until it returns `want` (no reply acknowledges RELEASE/DECLINE or side effects), up to `ms`. */
+export async function settle<T>(read: () => Promise<T>, want: T, ms = 5000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await read();
+    if (v === want || Date.now() > deadline) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export class Inbox {
   private queue: Array<{ p: Parsed; from: { address: string; port: number } }> = [];
   private waiters: Array<() => void> = [];
@@ -62,7 +72,7 @@ export class Inbox {
     });
   }
   /** Next reply (optionally for one xid), or undefined after `ms`. */
-  async next(xid?: number, ms = 2000): Promise<{ p: Parsed; from: { address: string; port: number } } | undefined> {
+  async next(xid?: number, ms = 5000): Promise<{ p: Parsed; from: { address: string; port: number } } | undefined> {
     const deadline = Date.now() + ms;
     for (;;) {
       const i = this.queue.findIndex((m) => xid === undefined || m.p.xid === xid);
