@@ -49,11 +49,11 @@ t.test('kill -9 while clients hold leases: every ACKed lease survives the restar
     const mac = `52:54:00:dd:00:${i.toString(16).padStart(2, '0')}`;
     const d = build({ type: DISCOVER, mac });
     send(d);
-    const offer = await client.next(d.readUInt32BE(4), 1500);
+    const offer = await client.next(d.readUInt32BE(4), 4000);
     if (!offer || offer.p.type !== OFFER || killed) return;
     const r = build({ type: REQUEST, mac, options: [[54, ipBytes(SERVER_IP)], [50, ipBytes(offer.p.yiaddr)]] });
     send(r);
-    const ack = await client.next(r.readUInt32BE(4), 1500);
+    const ack = await client.next(r.readUInt32BE(4), 4000);
     if (ack?.p.type === ACK) acked.set(mac, ack.p.yiaddr);
     if (acked.size >= 40 && !killed) {
       killed = true;
