@@ -99,8 +99,6 @@ export interface DhcpPacket {
   options: Record<number, unknown>;
 }
 
-export const BROADCAST_FLAG = 0x8000;
-
 /** Decode a datagram; throws on anything malformed (callers count and drop). */
 export function decode(buf: Buffer): DhcpPacket {
   const p = protocol.parse(buf);
@@ -156,11 +154,6 @@ export function encode(reply: ReplyPacket): Buffer {
   w._data[w._w++] = 255;
   // The formatter's buffer is zero-filled, so padding to the BOOTP minimum is just a longer slice.
   return Buffer.from(w._data.subarray(0, Math.max(w._w, MIN_BOOTP)));
-}
-
-/** The codec's declared type for an option code (undefined when unknown). */
-export function optionType(code: number): string | undefined {
-  return registry[code]?.type;
 }
 
 /**
