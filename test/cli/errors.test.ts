@@ -67,6 +67,22 @@ t.test('bad or missing credentials exit 1 with the 401 and a hint', async (t) =>
   t.match(badToken.stderr, /HTTP 401/);
 });
 
+t.test('a read-only user can list but a write exits 1 with the 403', async (t) => {
+  const user = await cliJson<Record<string, unknown>>(t, live, [
+    'users',
+    'create',
+    '{"name":"viewer","role":"readonly","password":"viewer-password-1"}',
+  ]);
+  t.match(user, { name: 'viewer', role: 'readonly' });
+  t.notOk('password' in user || 'passwordHash' in user, 'the password is write-only');
+  const asViewer = { env: { FARRIER_USER: 'viewer', FARRIER_PASSWORD: 'viewer-password-1' } };
+  const list = await cli(live, ['subnets', 'list', '-o', 'json'], asViewer);
+  t.equal(list.code, 0, list.stderr);
+  const write = await cli(live, ['subnets', 'create', '{"name":"x","cidr":"10.30.0.0/24"}'], asViewer);
+  t.equal(write.code, 1);
+  t.match(write.stderr, /FORBIDDEN, HTTP 403/);
+});
+
 t.test('an endpoint with nothing listening exits 3 and suggests farrier serve', async (t) => {
   const port = await new Promise<number>((resolve) => {
     const srv = createServer();
