@@ -23,7 +23,6 @@ export interface GlobalOptions {
 }
 
 export interface Context {
-  io: Io;
   client: FarrierClient;
   format: OutputFormat;
   out(text: string): void;
@@ -34,7 +33,6 @@ export function contextFor(cmd: Command, io: Io): Context {
   const g = cmd.optsWithGlobals<GlobalOptions>();
   const client = new FarrierClient(g.endpoint, { user: g.user, password: g.password, token: g.token });
   return {
-    io,
     client,
     format: resolveFormat(g.output, io.isTTY),
     out: (text) => void io.stdout.write(text),
