@@ -9,7 +9,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { FarrierError } from '../errors.js';
 import { applyTftpHardening } from './hardening.js';
 import { normaliseTftpPath } from './paths.js';
-import type { BootTree, TftpClient } from './ports.js';
+import type { BootTree, BootTreeEntry, TftpClient } from './ports.js';
 import { tftpPackage, type TftpPackageServer, type TftpRequest, type TftpResponse } from './vendor.js';
 
 export type TransferOutcome = 'complete' | 'missing' | 'rejected' | 'failed' | 'aborted-by-client' | 'timed-out' | 'stalled';
@@ -58,6 +58,9 @@ export interface TftpServerConfig {
 export interface TftpCounters {
   requests: number;
   complete: number;
+  /** Not in the tree: routine, firmware probes several names (pxelinux.cfg/01-<mac>, <HEXIP>, default …). */
+  missing: number;
+  /** Everything else that did not complete (rejected, stalled, timed out, aborted, I/O errors). */
   failed: number;
   bytesSent: number;
   active: number;
@@ -105,7 +108,7 @@ export async function startTftpServer(config: TftpServerConfig): Promise<TftpSer
   const timeoutMs = config.timeoutMs ?? 1000;
   const retries = config.retries ?? 5;
   const stallTimeoutMs = config.stallTimeoutMs ?? Math.max(10_000, timeoutMs * (retries + 2));
-  const counters: TftpCounters = { requests: 0, complete: 0, failed: 0, bytesSent: 0, active: 0 };
+  const counters: TftpCounters = { requests: 0, complete: 0, missing: 0, failed: 0, bytesSent: 0, active: 0 };
   /** Transfers in flight by client TID + file: a retransmitted RRQ must not start a second transfer. */
   const inFlight = new Set<string>();
 
@@ -164,6 +167,7 @@ export async function startTftpServer(config: TftpServerConfig): Promise<TftpSer
           } else outcome = 'complete';
         }
         if (outcome === 'complete') counters.complete++;
+        else if (outcome === 'missing') counters.missing++;
         else counters.failed++;
         const event: TransferEvent = {
           file: req.file,
@@ -179,6 +183,7 @@ export async function startTftpServer(config: TftpServerConfig): Promise<TftpSer
         };
         const logObj = { client: `${client.address}:${client.port}`, file: req.file, bytes, durationMs: event.durationMs, outcome };
         if (outcome === 'complete') log.info(logObj, 'tftp transfer complete');
+        else if (outcome === 'missing') log.info({ ...logObj, reason: error }, 'tftp file not found');
         else log.warn({ ...logObj, error }, 'tftp transfer failed');
         config.onTransfer?.(event);
       });
@@ -191,37 +196,39 @@ export async function startTftpServer(config: TftpServerConfig): Promise<TftpSer
       return;
     }
     const treePath = path;
-    config.tree.lookup(treePath, client).then(
-      (entry) => {
-        if (outcome) return; // the watchdog gave up while the tree was working
-        progress();
-        if (entry.kind === 'missing') {
-          fail('missing', entry.reason, 'File not found');
-          return;
-        }
-        size = entry.kind === 'buffer' ? entry.data.length : entry.size;
-        counter = new ProgressCounter(progress);
-        const declared = size;
-        const thisCounter = counter;
-        counter.on('end', () => {
-          if (thisCounter.bytes < declared) fail('failed', `${treePath}: got ${thisCounter.bytes} of ${declared} bytes (file changed while being sent)`, 'I/O error');
-        });
-        res.setSize(size);
-        if (entry.kind === 'buffer') {
-          counter.pipe(res);
-          counter.end(entry.data);
-        } else if (size === 0) {
-          counter.pipe(res);
-          counter.end();
-        } else {
-          // end: size-1 keeps a file that grew since lookup from overrunning the announced size
-          const rs = createReadStream(entry.path, { start: 0, end: size - 1, highWaterMark: 16 * 1024 });
-          rs.on('error', (err) => fail('failed', `${treePath}: ${err.message}`, 'I/O error'));
-          rs.pipe(counter).pipe(res);
-        }
-      },
-      (err: unknown) => fail('failed', `${treePath}: ${err instanceof Error ? err.message : String(err)}`, 'Error preparing file'),
-    );
+    const serve = (entry: BootTreeEntry): void => {
+      if (outcome) return; // the watchdog gave up while the tree was working
+      progress();
+      if (entry.kind === 'missing') {
+        fail('missing', entry.reason, 'File not found');
+        return;
+      }
+      const declared = entry.kind === 'buffer' ? entry.data.length : entry.size;
+      size = declared;
+      const sent = new ProgressCounter(progress);
+      counter = sent;
+      sent.on('end', () => {
+        if (sent.bytes < declared) fail('failed', `${treePath}: got ${sent.bytes} of ${declared} bytes (file changed while being sent)`, 'I/O error');
+      });
+      res.setSize(declared);
+      if (entry.kind === 'buffer') {
+        sent.pipe(res);
+        sent.end(entry.data);
+      } else if (declared === 0) {
+        sent.pipe(res);
+        sent.end();
+      } else {
+        // end: size-1 keeps a file that grew since lookup from overrunning the announced size
+        const rs = createReadStream(entry.path, { start: 0, end: declared - 1, highWaterMark: 16 * 1024 });
+        rs.on('error', (err) => fail('failed', `${treePath}: ${err.message}`, 'I/O error'));
+        rs.pipe(sent).pipe(res);
+      }
+    };
+    // a tree that throws (even synchronously) or fails to render becomes a TFTP error, never a crash
+    Promise.resolve()
+      .then(() => config.tree.lookup(treePath, client))
+      .then(serve)
+      .catch((err: unknown) => fail('failed', `${treePath}: ${err instanceof Error ? err.message : String(err)}`, 'Error preparing file'));
   };
 
   const srv: TftpPackageServer = tftpPackage().createServer(

@@ -42,7 +42,29 @@ t.test('rendered Buffers are served with tsize, capped blksize/windowsize, and r
   const first = events.find((x) => x.path === 'boot.ipxe');
   t.match(first, { file: '/boot.ipxe', outcome: 'complete', bytes: script.length, size: script.length, blockSize: 1024, windowSize: 8, client: { address: '127.0.0.1' } });
   t.equal(events.find((x) => x.path === 'nope')?.outcome, 'missing');
-  t.match(srv.counters(), { requests: 5, complete: 4, failed: 1, active: 0, bytesSent: script.length + big.length + exact.length });
+  t.match(srv.counters(), { requests: 5, complete: 4, missing: 1, failed: 0, active: 0, bytesSent: script.length + big.length + exact.length });
+});
+
+t.test('a tree that fails (render error, or a synchronous throw) gives the client an error and is reported', async (t) => {
+  const events: TransferEvent[] = [];
+  const tree = {
+    lookup(path: string): Promise<never> {
+      if (path === 'sync') throw new Error('broken tree');
+      return Promise.reject(new FarrierError('RENDER', 'machine aa-bb: template ks line 3: param "rootpw" is not set'));
+    },
+  };
+  const srv = await startTftpServer({ host: '127.0.0.1', port: 0, tree, onTransfer: (e) => events.push(e) });
+  t.teardown(() => srv.close());
+  for (const file of ['machines/x/ks.cfg', 'sync']) {
+    const r = await rawGet({ host: '127.0.0.1', port: srv.port, file });
+    t.equal(r.error?.message, 'Error preparing file', `${file}: the client gets a TFTP error`);
+  }
+  await new Promise((r) => setTimeout(r, 50));
+  t.match(events, [
+    { path: 'machines/x/ks.cfg', outcome: 'failed', error: /param "rootpw" is not set/ },
+    { path: 'sync', outcome: 'failed', error: /broken tree/ },
+  ]);
+  t.match(srv.counters(), { failed: 2, active: 0 });
 });
 
 t.test('write requests are refused (read-only server)', async (t) => {
