@@ -27,15 +27,26 @@ export function registerEvents(ctx: ApiContext): void {
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
       res.write(': farrier events\n\n');
       let dropped = 0;
+      let awaitingDrain = false;
+      const reportDropped = (): void => {
+        if (dropped === 0) return;
+        res.write(`event: dropped\ndata: ${JSON.stringify({ dropped })}\n\n`);
+        dropped = 0;
+      };
       const send = (event: string, data: unknown): void => {
         if (res.writableLength > MAX_BUFFERED) {
           dropped++;
+          // Tell the client what it missed as soon as it catches up, even if no further event comes.
+          if (!awaitingDrain) {
+            awaitingDrain = true;
+            res.once('drain', () => {
+              awaitingDrain = false;
+              reportDropped();
+            });
+          }
           return;
         }
-        if (dropped > 0) {
-          res.write(`event: dropped\ndata: ${JSON.stringify({ dropped })}\n\n`);
-          dropped = 0;
-        }
+        reportDropped();
         res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
       };
       const unsubscribe = ctx.services.bus.subscribe(

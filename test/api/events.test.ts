@@ -59,3 +59,36 @@ t.test('events need auth', async (t) => {
   const { api } = await makeHarness(t);
   t.equal((await api('GET', '/api/v1/events', { as: 'none' })).status, 401);
 });
+
+t.test('a client that stops reading gets events dropped (and is told), not unbounded buffering', async (t) => {
+  const { app, services } = await makeHarness(t);
+  const base = await app.listen({ port: 0, host: '127.0.0.1' });
+  const chunks: string[] = [];
+  const res = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+    const req = request(`${base}/api/v1/events?type=bulk`, { headers: { authorization: basic('reader', PASSWORDS.reader) } }, resolve);
+    req.on('error', reject);
+    req.end();
+    t.teardown(() => req.destroy());
+  });
+  res.pause();
+  const big = 'x'.repeat(8192);
+  for (let round = 0; round < 40; round++) {
+    for (let i = 0; i < 50; i++) services.bus.publish({ time: new Date().toISOString(), type: 'bulk', action: 'x', key: `${round}-${i}`, object: big });
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  res.setEncoding('utf8');
+  res.on('data', (c: string) => chunks.push(c));
+  res.resume();
+  const seen = (needle: string): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const check = (): void => (chunks.join('').includes(needle) ? resolve() : void setTimeout(check, 20));
+      check();
+    });
+  await seen('event: dropped');
+  services.bus.publish({ time: new Date().toISOString(), type: 'bulk', action: 'last', key: 'last', object: null });
+  await seen('"key":"last"');
+  const text = chunks.join('');
+  const delivered = (text.match(/^event: bulk$/gm) ?? []).length;
+  t.ok(delivered < 2001, `only ${delivered} of 2001 events were buffered for the stalled client`);
+  t.match(text, /event: dropped\ndata: \{"dropped":\d+\}/, 'the client is told how many it missed');
+});
