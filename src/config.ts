@@ -53,8 +53,8 @@ export interface OptionDef {
   description: string;
 }
 
-/** The package root: src/config.ts and dist/config.js both sit one level below it. */
-const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** The package root (openapi.yaml, package.json, shipped content): src/config.ts and dist/config.js both sit one level below it. */
+export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 const def = <K extends keyof Config>(
   key: K,

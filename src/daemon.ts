@@ -5,15 +5,14 @@
  * GET /api/v1/info; the rest keeps running unless --strict.
  */
 import { mkdir, readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { ServiceStatus } from './api/info.js';
 import { loadSpec } from './api/spec.js';
 import { buildApp, createLogger } from './app.js';
 import { loadOrCreateTokenKey } from './auth/tokens.js';
-import type { Config } from './config.js';
+import { type Config, packageRoot } from './config.js';
 import { loadRepoContent } from './core/content.js';
 import { type Services, createServices } from './core/services.js';
 import { EventBus } from './events/bus.js';
@@ -84,8 +83,7 @@ export function describeBindError(err: unknown, service: string, port: number, p
 }
 
 async function packageVersion(): Promise<string> {
-  const pkg = join(dirname(fileURLToPath(import.meta.url)), '..', 'package.json');
-  return (JSON.parse(await readFile(pkg, 'utf8')) as { version: string }).version;
+  return (JSON.parse(await readFile(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 export async function startDaemon(config: Config, opts: DaemonOptions = {}): Promise<Daemon> {
@@ -125,7 +123,8 @@ export async function startDaemon(config: Config, opts: DaemonOptions = {}): Pro
     app = await buildApp({
       services,
       logger,
-      spec: loadSpec(config.contentDir),
+      // The API contract ships with the code, whatever content directory is configured.
+      spec: loadSpec(packageRoot),
       plugins: opts.httpPlugins,
       info: {
         version,
