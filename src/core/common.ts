@@ -51,13 +51,6 @@ export async function updateObject<T extends object>(
   }
 }
 
-/** Drops store metadata and read-only fields a client may have echoed back. */
-export function stripMeta<T extends Record<string, unknown>>(obj: T, extra: readonly string[] = []): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...obj };
-  for (const k of ['createdAt', 'updatedAt', 'version', ...extra]) delete out[k];
-  return out;
-}
-
 /** The client's optimistic-concurrency version, if it sent one. */
 export function clientVersionOf(body: Record<string, unknown>): number | undefined {
   return typeof body.version === 'number' ? body.version : undefined;

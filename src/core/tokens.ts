@@ -5,7 +5,7 @@
 import { FarrierError } from '../errors.js';
 import type { Machine, Role, User } from '../model/types.js';
 import type { Store, Stored } from '../store/store.js';
-import { secretFingerprint, signToken, verifyToken, type TokenClaims } from '../auth/tokens.js';
+import { sameString, secretFingerprint, signToken, verifyToken, type TokenClaims } from '../auth/tokens.js';
 
 export interface IssuedToken {
   token: string;
@@ -45,11 +45,11 @@ export class TokenService {
     if (!claims) return undefined;
     if (claims.scope === 'user') {
       const u = await this.store.get<User>('users', claims.sub);
-      if (!u || String(u.tokenGen ?? 0) !== claims.gen) return undefined;
+      if (!u || !sameString(String(u.tokenGen ?? 0), claims.gen)) return undefined;
       return { kind: 'user', name: u.name, role: u.role };
     }
     const m = await this.store.get<Machine>('machines', claims.sub);
-    if (!m?.tokenSecret || secretFingerprint(m.tokenSecret) !== claims.gen) return undefined;
+    if (!m?.tokenSecret || !sameString(secretFingerprint(m.tokenSecret), claims.gen)) return undefined;
     return { kind: 'machine', uuid: m.uuid };
   }
 }
