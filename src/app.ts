@@ -17,6 +17,7 @@ import { type InfoSource, registerInfo } from './api/info.js';
 import { registerMachines } from './api/machines.js';
 import { registerPrefs } from './api/prefs.js';
 import { registerProfiles } from './api/profiles.js';
+import { type MachineRenderer, registerRender } from './api/render.js';
 import { registerSimpleCollections } from './api/resources.js';
 import type { ApiContext } from './api/route.js';
 import { type LoadedSpec, createSpecAjv } from './api/spec.js';
@@ -49,6 +50,8 @@ export interface AppOptions {
   info: InfoSource;
   /** Later layers (boot files over HTTP at `/`), registered after the API. */
   plugins?: FastifyPluginAsync[];
+  /** The boot layer's renderer behind GET /machines/{key}/render (absent: that route answers 503). */
+  render?: MachineRenderer;
 }
 
 /**
@@ -100,6 +103,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   };
   registerInfo(ctx, opts.info);
   registerMachines(ctx);
+  registerRender(ctx, opts.render);
   registerProfiles(ctx);
   registerSimpleCollections(ctx);
   registerPrefs(ctx);

@@ -9,23 +9,41 @@ import { join } from 'node:path';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { ServiceStatus } from './api/info.js';
+import type { MachineRenderer } from './api/render.js';
 import { loadSpec } from './api/spec.js';
 import { buildApp, createLogger } from './app.js';
 import { loadOrCreateTokenKey } from './auth/tokens.js';
 import { type Config, packageRoot } from './config.js';
 import { loadRepoContent } from './core/content.js';
 import { type Services, createServices } from './core/services.js';
+import { FarrierError } from './errors.js';
 import { EventBus } from './events/bus.js';
 import type { Store } from './store/store.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 
-/** What a protocol service gets when it starts. */
-export interface DaemonContext {
+/** What the layers factory gets: everything that exists before the HTTP app is built. */
+export interface LayerContext {
   config: Config;
   services: Services;
   bus: EventBus;
   logger: Logger;
+}
+
+/** What a protocol service gets when it starts (after HTTP listens). */
+export interface DaemonContext extends LayerContext {
   app: FastifyInstance;
+  /** The port HTTP really listens on (differs from config.httpPort when that is 0), for URLs handed to machines. */
+  httpPort: number;
+}
+
+/** The protocol layers (DHCP, TFTP, boot files), built from the services once they exist. */
+export interface DaemonLayers {
+  services?: DaemonService[];
+  httpPlugins?: FastifyPluginAsync[];
+  loaders?: () => Record<string, unknown>;
+  render?: MachineRenderer;
+  /** Called once HTTP listens, before the services start (e.g. to build what needs the real HTTP port). */
+  listening?(ctx: DaemonContext): void;
 }
 
 /**
@@ -57,6 +75,8 @@ export interface DaemonOptions {
   logDestination?: NodeJS.WritableStream;
   /** Loader discovery results for /api/v1/info (filled by the boot layer). */
   loaders?: () => Record<string, unknown>;
+  /** Factory form of the above, given the services (src/wiring/protocols.ts); its lists are added to them. */
+  layers?: (ctx: LayerContext) => DaemonLayers;
 }
 
 export interface Daemon {
@@ -70,9 +90,22 @@ export interface Daemon {
   close(): Promise<void>;
 }
 
+/**
+ * The socket error code of a bind failure: on the error itself (node), in FarrierError.detail.errno (TFTP),
+ * or inside the message of a wrapped error (DHCP sockets).
+ */
+function errnoOf(err: unknown): string | undefined {
+  if (err instanceof FarrierError) {
+    const errno = err.detail?.errno;
+    if (typeof errno === 'string') return errno;
+    return /\b(EACCES|EPERM|EADDRINUSE|EADDRNOTAVAIL)\b/.exec(err.message)?.[1];
+  }
+  return (err as NodeJS.ErrnoException).code;
+}
+
 /** One clear sentence for a bind failure: the port, the cause and what to do. */
 export function describeBindError(err: unknown, service: string, port: number, portFlag: string): string {
-  const code = (err as NodeJS.ErrnoException).code;
+  const code = errnoOf(err);
   if (code === 'EACCES' || code === 'EPERM') {
     const alt = port < 1024 ? String(port + (port === 69 ? 6900 : port === 67 ? 6700 : 8000)) : '<port>';
     return `${service}: port ${port} needs root or CAP_NET_BIND_SERVICE: run as root, \`setcap cap_net_bind_service=+ep $(which node)\`, or pass ${portFlag} ${alt}`;
@@ -118,6 +151,8 @@ export async function startDaemon(config: Config, opts: DaemonOptions = {}): Pro
       if (config.strict) throw new Error(`${message} (--strict: exiting)`);
     };
 
+    const layers = opts.layers?.({ config, services, bus, logger }) ?? {};
+    const loaders = layers.loaders ?? opts.loaders ?? (() => ({}));
     const version = await packageVersion();
     const startedAt = Date.now();
     app = await buildApp({
@@ -125,12 +160,13 @@ export async function startDaemon(config: Config, opts: DaemonOptions = {}): Pro
       logger,
       // The API contract ships with the code, whatever content directory is configured.
       spec: loadSpec(packageRoot),
-      plugins: opts.httpPlugins,
+      plugins: [...(opts.httpPlugins ?? []), ...(layers.httpPlugins ?? [])],
+      render: layers.render,
       info: {
         version,
         startedAt,
         services: () => statuses,
-        loaders: opts.loaders ?? (() => ({})),
+        loaders,
       },
     });
     let url = `http://${config.httpHost}:${config.httpPort}`;
@@ -146,13 +182,16 @@ export async function startDaemon(config: Config, opts: DaemonOptions = {}): Pro
       fail('http', describeBindError(err, 'HTTP', config.httpPort, '--http-port'));
     }
 
-    const ctx: DaemonContext = { config, services, bus, logger, app };
-    for (const svc of opts.services ?? []) {
+    const ctx: DaemonContext = { config, services, bus, logger, app, httpPort: statuses.http.port };
+    layers.listening?.(ctx);
+    for (const svc of [...(opts.services ?? []), ...(layers.services ?? [])]) {
       statuses[svc.infoKey] = { enabled: svc.enabled, port: svc.port };
       if (!svc.enabled) continue;
       try {
         await svc.start(ctx);
         started.push(svc);
+        // A service given port 0 knows its real port only once bound.
+        statuses[svc.infoKey] = { enabled: true, port: svc.port };
         logger.info({ service: svc.name, port: svc.port }, `${svc.name} listening`);
       } catch (err) {
         fail(svc.infoKey, describeBindError(err, svc.name, svc.port, svc.portFlag));

@@ -11,6 +11,7 @@ import { infoCommand } from './commands/info.js';
 import { addMachineCommands } from './commands/machines.js';
 import { addParamCommands } from './commands/params.js';
 import { prefsCommand } from './commands/prefs.js';
+import { renderCommand } from './commands/render.js';
 import { serveCommand } from './commands/serve.js';
 import { tokensCommand } from './commands/tokens.js';
 import type { Io } from './context.js';
@@ -80,6 +81,7 @@ export function buildProgram(io: Io): Command {
   }
   program.addCommand(prefsCommand(io));
   program.addCommand(infoCommand(io));
+  program.addCommand(renderCommand(io));
   program.addCommand(tokensCommand(io));
   program.addCommand(eventsCommand(io));
   program.addCommand(serveCommand(io));

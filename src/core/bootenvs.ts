@@ -4,7 +4,7 @@
  * kernel/ISO present) add their own checks through `addCheck`.
  */
 import { FarrierError, conflict, notFound } from '../errors.js';
-import type { BootEnv, BootEnvTemplate, OsInfo } from '../model/types.js';
+import type { BootEnv, BootEnvTemplate, ConfigInitrdFile, OsInfo } from '../model/types.js';
 import type { ListQuery, ListResult, Stored, Unstored } from '../store/store.js';
 import { type CoreDeps, clientVersionOf, isPlainObject, publishChange, updateObject } from './common.js';
 import type { RepoContent } from './content.js';
@@ -29,6 +29,28 @@ const strings = (p: Problems, field: string, v: unknown, re?: RegExp): string[] 
   if (re) v.forEach((s: string, i) => { if (!re.test(s)) p.add(`${field}/${i}`, `${JSON.stringify(s)} is not a valid name`); });
   return v as string[];
 };
+
+/** The config initrd's files: archive path, one of the bootenv's template names, optional mode bits. */
+function configInitrdFiles(p: Problems, raw: unknown, templateNames: Set<string>): ConfigInitrdFile[] {
+  if (!Array.isArray(raw)) {
+    p.add('configInitrd', 'must be a list of {path, template, mode?}');
+    return [];
+  }
+  const out: ConfigInitrdFile[] = [];
+  raw.forEach((item: unknown, i) => {
+    const f = `configInitrd/${i}`;
+    if (!isPlainObject(item)) return p.add(f, 'must be an object');
+    const { path, template, mode } = item;
+    if (typeof path !== 'string' || path === '') p.add(`${f}/path`, 'is required');
+    if (typeof template !== 'string' || template === '') p.add(`${f}/template`, 'is required');
+    else if (!templateNames.has(template)) p.add(`${f}/template`, `names no template of this bootenv (${[...templateNames].join(', ') || 'it has none'})`);
+    if (mode !== undefined && (!Number.isInteger(mode) || (mode as number) < 0 || (mode as number) > 0o7777)) p.add(`${f}/mode`, 'must be an integer 0..4095 (e.g. 420 for 0644)');
+    const file: ConfigInitrdFile = { path: String(path ?? ''), template: String(template ?? '') };
+    if (typeof mode === 'number') file.mode = mode;
+    out.push(file);
+  });
+  return out;
+}
 
 /** Structural validation and defaults (no store access); `key` is the URL key or the shipped file's name. */
 export function normalizeBootEnv(input: Record<string, unknown>, key: string | undefined): Unstored<BootEnv> {
@@ -99,6 +121,7 @@ export function normalizeBootEnv(input: Record<string, unknown>, key: string | u
     if (typeof input.netboot !== 'boolean') p.add('netboot', 'must be true or false');
     else env.netboot = input.netboot;
   }
+  if (input.configInitrd !== undefined) env.configInitrd = configInitrdFiles(p, input.configInitrd, seen);
   p.throwIfAny();
   return env;
 }

@@ -63,9 +63,9 @@ Examples:
     } catch (err) {
       throw new UsageError(err instanceof Error ? err.message : String(err));
     }
-    const { startDaemon } = await import('../../daemon.js');
+    const [{ startDaemon }, { protocolLayers }] = await Promise.all([import('../../daemon.js'), import('../../wiring/protocols.js')]);
     // The CLI owns the process, so it handles the signals: close the daemon, then let main exit.
-    const daemon = await startDaemon(config, { handleSignals: false });
+    const daemon = await startDaemon(config, { handleSignals: false, layers: protocolLayers() });
     await new Promise<void>((resolve) => {
       let stopping = false;
       const stop = (signal: NodeJS.Signals): void => {

@@ -1,0 +1,34 @@
+/**
+ * The DHCP server's DirectorySource over the core services: what it reads (subnets, reservations, machines,
+ * bootenvs, prefs) and the two writes it makes (a bound lease's address on its machine, auto-registration).
+ * Every write goes through the services, so it is validated and published on the bus like an API write.
+ */
+import type { Services } from '../core/services.js';
+import type { DirectorySource } from '../dhcp/ports.js';
+import type { Machine } from '../model/types.js';
+
+export function servicesDirectory(services: Services): DirectorySource {
+  return {
+    subnets: async () => (await services.subnets.list({})).items,
+    reservations: async () => (await services.reservations.list({})).items,
+    machines: async () => (await services.machines.list({})).items,
+    bootenv: (name) => services.bootenvs.find(name),
+    prefs: () => services.prefs.getPrefs(),
+    async setMachineAddress(mac, address) {
+      // MachineService.setAddress clears the address from any other machine in the same serialised step.
+      await services.machines.setAddress(mac, address);
+    },
+    async autoRegister(mac, arch): Promise<Machine | undefined> {
+      // It keeps booting what it booted while unknown, until an operator assigns a bootenv.
+      const { unknownBootEnv } = await services.prefs.getPrefs();
+      const bootenv = unknownBootEnv === 'ignore' ? undefined : unknownBootEnv;
+      return services.machines.create({
+        name: `auto-${mac.replace(/:/g, '')}`,
+        macs: [mac],
+        arch,
+        ...(bootenv ? { bootenv } : {}),
+        description: 'registered on its first PXE boot (pref autoRegister)',
+      });
+    },
+  };
+}

@@ -1,0 +1,28 @@
+/**
+ * The protocol layers of a full daemon, for startDaemon's `layers` option: the boot layer (its files over
+ * HTTP at `/`, the render route, the loaders in /api/v1/info), TFTP over the same tree, and DHCP.
+ * HTTP starts first, so boot URLs and DHCP boot-file choices carry the port HTTP really got.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { DaemonLayers, LayerContext } from '../daemon.js';
+import { bootFilesPlugin } from '../http/bootFiles.js';
+import { DaemonBootLayer } from './bootLayer.js';
+import { type DhcpWiringOptions, dhcpService } from './dhcp.js';
+import { tftpService } from './tftp.js';
+
+export interface ProtocolOptions {
+  dhcp?: DhcpWiringOptions;
+}
+
+export function protocolLayers(opts: ProtocolOptions = {}): (ctx: LayerContext) => DaemonLayers {
+  return ({ config, services, bus, logger }) => {
+    const boot = new DaemonBootLayer(services, config, logger);
+    return {
+      httpPlugins: [async (app: FastifyInstance) => app.register(bootFilesPlugin, { tree: boot, publish: (e) => bus.publish(e) })],
+      render: boot,
+      loaders: () => boot.info(),
+      listening: (ctx) => void boot.start(ctx.httpPort),
+      services: [tftpService(config, boot), dhcpService(config, opts.dhcp)],
+    };
+  };
+}

@@ -1,0 +1,40 @@
+/** TFTP as a daemon service: the read-only server over the boot tree, each transfer an event on the bus. */
+import type { DaemonContext, DaemonService } from '../daemon.js';
+import { startTftpServer, type TftpServer, type TransferEvent } from '../tftp/server.js';
+import type { DaemonBootLayer } from './bootLayer.js';
+
+export function tftpService(config: DaemonContext['config'], boot: DaemonBootLayer): DaemonService {
+  let server: TftpServer | undefined;
+  const svc: DaemonService = {
+    name: 'TFTP',
+    infoKey: 'tftp',
+    port: config.tftpPort,
+    portFlag: '--tftp-port',
+    enabled: config.tftpEnabled,
+    async start(ctx) {
+      const publish = (e: TransferEvent): void =>
+        ctx.bus.publish({
+          time: new Date().toISOString(),
+          type: 'tftp',
+          action: e.outcome,
+          key: e.path ?? e.file,
+          object: { file: e.file, path: e.path, client: e.client.address, bytes: e.bytes, size: e.size, blockSize: e.blockSize, error: e.error },
+        });
+      server = await startTftpServer({
+        host: '0.0.0.0',
+        port: ctx.config.tftpPort,
+        tree: boot.start(ctx.httpPort).tree,
+        blockSizeMax: ctx.config.tftpBlockSizeMax,
+        windowSizeMax: ctx.config.tftpWindowSizeMax,
+        logger: ctx.logger.child({ service: 'tftp' }),
+        onTransfer: publish,
+      });
+      svc.port = server.port;
+    },
+    async stop() {
+      await server?.close();
+      server = undefined;
+    },
+  };
+  return svc;
+}
