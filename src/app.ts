@@ -13,6 +13,7 @@ import { Authenticator } from './auth/authenticate.js';
 import type { Services } from './core/services.js';
 import { installErrorHandling } from './api/errors.js';
 import { registerEvents } from './api/events.js';
+import { type FilesOptions, registerFiles } from './api/files.js';
 import { type InfoSource, registerInfo } from './api/info.js';
 import { registerMachines } from './api/machines.js';
 import { registerPrefs } from './api/prefs.js';
@@ -48,6 +49,8 @@ export interface AppOptions {
   logger: Logger;
   spec: LoadedSpec;
   info: InfoSource;
+  /** Where /api/v1/files and /api/v1/isos store uploads (absent: those routes answer 503). */
+  files?: FilesOptions;
   /** Later layers (boot files over HTTP at `/`), registered after the API. */
   plugins?: FastifyPluginAsync[];
   /** The boot layer's renderer behind GET /machines/{key}/render (absent: that route answers 503). */
@@ -109,6 +112,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   registerPrefs(ctx);
   registerUsers(ctx);
   registerEvents(ctx);
+  registerFiles(ctx, opts.files, opts.logger);
   for (const plugin of opts.plugins ?? []) await app.register(plugin);
   return app;
 }

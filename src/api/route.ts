@@ -46,6 +46,12 @@ export interface ApiContext {
 
 export const mediaTypeOf = (req: FastifyRequest): string | undefined => req.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
 
+/** Path parameters by their spec names: a wildcard route's `*` is the spec's final `{path}` (see toFastifyPath). */
+function specParams(req: FastifyRequest): Record<string, string> {
+  const { '*': rest, ...named } = req.params as Record<string, string>;
+  return rest === undefined ? named : { ...named, path: rest };
+}
+
 export function addRoute(ctx: ApiContext, def: RouteDef): void {
   const specPath = API_BASE + def.path;
   const v = compileRequestValidators(ctx.doc, ctx.bodyAjv, ctx.queryAjv, def.method, specPath);
@@ -58,7 +64,7 @@ export function addRoute(ctx: ApiContext, def: RouteDef): void {
       principals.set(req, await ctx.auth.authorize(req, { path: def.path, method: def.method, machine: def.machine, anyUser: def.anyUser }));
     },
     preValidation: async (req) => {
-      if (v.params && !v.params(req.params)) throw schemaError('BAD_REQUEST', `bad path parameter`, fieldErrors(v.params.errors));
+      if (v.params && !v.params(specParams(req))) throw schemaError('BAD_REQUEST', `bad path parameter`, fieldErrors(v.params.errors));
       if (v.query && !v.query(req.query)) throw schemaError('BAD_REQUEST', `bad query`, fieldErrors(v.query.errors));
       const type = mediaTypeOf(req);
       if (req.body === undefined || req.body === null) {
@@ -74,10 +80,11 @@ export function addRoute(ctx: ApiContext, def: RouteDef): void {
     },
     handler: async (req, reply) => {
       const out = await def.handler(
-        { params: req.params as Record<string, string>, query: req.query as Record<string, unknown>, body: req.body, mediaType: mediaTypeOf(req), principal: principals.get(req), raw: req },
+        { params: specParams(req), query: req.query as Record<string, unknown>, body: req.body, mediaType: mediaTypeOf(req), principal: principals.get(req), raw: req },
         reply,
       );
-      if (reply.sent) return reply;
+      // A handler that returns the reply has sent it itself (a file stream still being written).
+      if (reply.sent || out === reply) return reply;
       // Fastify sends a bare string as text/plain; every API answer is JSON (a param value may be a string).
       return reply.type('application/json; charset=utf-8').send(JSON.stringify(out ?? null));
     },

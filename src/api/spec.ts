@@ -67,8 +67,11 @@ export function rewriteRefs<T>(schema: T): T {
   return out as T;
 }
 
-/** `/api/v1/machines/{key}` → `/api/v1/machines/:key`. */
-export const toFastifyPath = (specPath: string): string => specPath.replace(/\{([^}]+)\}/g, ':$1');
+/**
+ * `/api/v1/machines/{key}` → `/api/v1/machines/:key`. A final `{path}` spans slashes (`/files/{path}` takes
+ * `a/b/c`), so it becomes fastify's wildcard `*`; addRoute hands it to the handler as `path`.
+ */
+export const toFastifyPath = (specPath: string): string => specPath.replace(/\{path\}$/, '*').replace(/\{([^}]+)\}/g, ':$1');
 
 export function operation(doc: OpenApiDoc, method: string, specPath: string): OpenApiOperation {
   const op = doc.paths[specPath]?.[method.toLowerCase()];

@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 import type { Ajv } from 'ajv';
 import type { FastifyInstance } from 'fastify';
 import type { Test } from 'tap';
-import { Writable } from 'node:stream';
+import { type Readable, Writable } from 'node:stream';
 import { type OpenApiDoc, type LoadedSpec, createSpecAjv, loadSpec, rewriteRefs } from '../../src/api/spec.js';
-import { buildApp, createLogger } from '../../src/app.js';
+import { type AppOptions, buildApp, createLogger } from '../../src/app.js';
 import { loadRepoContent } from '../../src/core/content.js';
 import { type Services, createServices } from '../../src/core/services.js';
 import { EventBus } from '../../src/events/bus.js';
@@ -26,12 +26,14 @@ export interface Reply {
   headers: Record<string, string | string[] | number | undefined>;
   body: unknown;
   text: string;
+  /** The body's bytes. */
+  raw: Buffer;
 }
 
 export interface CallOptions {
   body?: unknown;
-  /** Raw body text (sent as is). */
-  payload?: string;
+  /** Raw body (sent as is): text, bytes or a stream. */
+  payload?: string | Buffer | Readable;
   contentType?: string;
   /** `admin` (default), `operator`, `reader`, or `none` for no credentials. */
   as?: keyof typeof PASSWORDS | 'none';
@@ -59,6 +61,8 @@ export function matchSpecPath(doc: OpenApiDoc, method: string, path: string): st
   return candidates
     .filter((p) => {
       const ps = p.split('/');
+      // A final `{path}` spans the remaining segments (see toFastifyPath).
+      if (ps[ps.length - 1] === '{path}' && segs.length >= ps.length) return ps.slice(0, -1).every((s, i) => s.startsWith('{') || s === segs[i]);
       return ps.length === segs.length && ps.every((s, i) => s.startsWith('{') || s === segs[i]);
     })
     .sort((a, b) => score(b) - score(a))[0];
@@ -90,7 +94,8 @@ export class ResponseChecker {
   }
 }
 
-export async function makeHarness(t: Test): Promise<Harness> {
+/** `extra` adds app options (e.g. `files` with a boot root for the upload routes). */
+export async function makeHarness(t: Test, extra: Partial<AppOptions> = {}): Promise<Harness> {
   const store = await openSqliteStore(':memory:');
   const logs: string[] = [];
   const sink = new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } });
@@ -102,6 +107,7 @@ export async function makeHarness(t: Test): Promise<Harness> {
   await services.users.create({ name: 'reader', role: 'readonly', password: PASSWORDS.reader });
   const spec = loadSpec(repoRoot);
   const app = await buildApp({
+    ...extra,
     services,
     logger,
     spec,
@@ -118,7 +124,7 @@ export async function makeHarness(t: Test): Promise<Harness> {
     const as = opts.as ?? 'admin';
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     else if (as !== 'none') headers.authorization = basic(as === 'reader' ? 'reader' : as, PASSWORDS[as]);
-    let payload: string | undefined = opts.payload;
+    let payload: string | Buffer | Readable | undefined = opts.payload;
     if (opts.body !== undefined) payload = JSON.stringify(opts.body);
     if (payload !== undefined) headers['content-type'] = opts.contentType ?? 'application/json';
     const res = await app.inject({ method: method as 'GET', url, headers, payload });
@@ -130,7 +136,7 @@ export async function makeHarness(t: Test): Promise<Harness> {
     }
     const problems = url.startsWith('/api/v1/') ? checker.check(method, url, res.statusCode, res.headers['content-type'] as string | undefined, body) : [];
     for (const p of problems) t.fail(`spec contract: ${p}`);
-    return { status: res.statusCode, headers: res.headers, body, text: res.body };
+    return { status: res.statusCode, headers: res.headers, body, text: res.body, raw: res.rawPayload };
   };
   return { app, services, spec, logs, api };
 }
