@@ -14,6 +14,7 @@ PKGS=(
   tftp-hpa atftp                          # TFTP clients
   tftpd-hpa atftpd nginx-light wrk        # reference TFTP/HTTP servers and load tool (benchmarks)
   libarchive-tools                        # bsdtar: ISO explode
+  xorriso                                 # builds the small ISO images the ISO upload tests explode
   iproute2 curl procps psmisc
 )
 
