@@ -32,7 +32,8 @@ const server = createServer((req, res) => {
   const file = resolve(root, '.' + decodeURIComponent(url.pathname));
   let size = -1;
   try {
-    if (file.startsWith(root + sep) && statSync(file).isFile()) size = statSync(file).size;
+    const st = statSync(file);
+    if (file.startsWith(root + sep) && st.isFile()) size = st.size;
   } catch {
     // missing
   }

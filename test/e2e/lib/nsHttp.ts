@@ -1,3 +1,4 @@
+/** Runs httpServe.ts inside a test namespace and reads back what it served and the POSTs it received. */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'tap';
@@ -27,11 +28,12 @@ export interface NsHttpServer {
   requests(): RequestRecord[];
 }
 
+/** JSON lines of a log; other lines (loader warnings on stderr) are skipped. */
 const jsonLines = <T>(file: string): T[] =>
   existsSync(file)
     ? readFileSync(file, 'utf8')
         .split('\n')
-        .filter(Boolean)
+        .filter((l) => l.startsWith('{'))
         .map((l) => JSON.parse(l) as T)
     : [];
 
@@ -49,6 +51,6 @@ export async function startNsHttpServer(t: Test, ns: Netns, opts: { host: string
     url: `http://${opts.host}:${opts.port}`,
     process: proc,
     posts: () => jsonLines<PostRecord>(postsFile),
-    requests: () => jsonLines<Record<string, unknown>>(logFile).filter((r): r is RequestRecord & Record<string, unknown> => typeof r.method === 'string'),
+    requests: () => jsonLines<Partial<RequestRecord>>(logFile).filter((r): r is RequestRecord => typeof r.method === 'string'),
   };
 }

@@ -1,3 +1,4 @@
+/** Runs Farrier's TFTP server (tftpServe.ts) inside a test namespace and reads back its transfer events. */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'tap';

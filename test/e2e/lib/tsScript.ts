@@ -1,3 +1,4 @@
+/** Starting TypeScript helper scripts (HTTP/TFTP servers) as their own processes inside test namespaces. */
 import { fileURLToPath } from 'node:url';
 import type { Netns, NsProcess } from './netns.js';
 
