@@ -52,6 +52,7 @@ export interface Whole {
 
 export async function startWhole(t: Test, overrides: Partial<Config> = {}, opts: Omit<DaemonOptions, 'layers'> = {}): Promise<Whole> {
   const client = await bindUdp(0);
+  t.teardown(() => client.close());
   const inbox = new Inbox(client);
   const config: Config = {
     ...loadConfig({}, {}),
@@ -74,10 +75,7 @@ export async function startWhole(t: Test, overrides: Partial<Config> = {}, opts:
     ...opts,
     layers: protocolLayers({ dhcp: { explicit: { bindAddress: '127.0.0.1', iface: { name: 'lo', address: '127.0.0.1', prefix: 8, broadcastTo: '127.0.0.1' } } } }),
   });
-  t.teardown(async () => {
-    client.close();
-    await daemon.close();
-  });
+  t.teardown(() => daemon.close());
   const auth = `Basic ${Buffer.from(`admin:${ADMIN_PASSWORD}`).toString('base64')}`;
   const api: Api = async (method, path, body, contentType) => {
     const res = await fetch(`${daemon.url}${path}`, {
