@@ -12,9 +12,11 @@ PKGS=(
   isc-dhcp-client udhcpc kea-admin        # dhclient, udhcpc, perfdhcp
   kea-dhcp4-server dnsmasq                # reference DHCP servers (benchmarks)
   tftp-hpa atftp                          # TFTP clients
-  tftpd-hpa atftpd nginx-light wrk        # reference TFTP/HTTP servers and load tool (benchmarks)
+  tftpd-hpa nginx-light wrk               # reference TFTP/HTTP servers and load tool (benchmarks;
+                                          # atftpd conflicts with tftpd-hpa: bench/ unpacks its .deb instead)
   libarchive-tools                        # bsdtar: ISO explode
   xorriso                                 # builds the small ISO images the ISO upload tests explode
+  cloud-init grub-common                  # `cloud-init schema` and grub-script-check validate shipped templates
   iproute2 curl procps psmisc
 )
 
@@ -45,4 +47,6 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 if [ -d /run/systemd/system ]; then
   systemctl disable --now dnsmasq kea-dhcp4-server tftpd-hpa atftpd nginx 2>/dev/null || true
 fi
+# cloud-init is installed only for its schema validator: it must never configure this host.
+mkdir -p /etc/cloud && touch /etc/cloud/cloud-init.disabled
 echo "install-test-deps: done"
