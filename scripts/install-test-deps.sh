@@ -41,12 +41,12 @@ if [ ! -x /usr/sbin/policy-rc.d ]; then
   chmod +x /usr/sbin/policy-rc.d
   trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
+# cloud-init is installed only for its schema validator: it must never configure this host.
+mkdir -p /etc/cloud && touch /etc/cloud/cloud-init.disabled
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 if [ -d /run/systemd/system ]; then
   systemctl disable --now dnsmasq kea-dhcp4-server tftpd-hpa atftpd nginx 2>/dev/null || true
 fi
-# cloud-init is installed only for its schema validator: it must never configure this host.
-mkdir -p /etc/cloud && touch /etc/cloud/cloud-init.disabled
 echo "install-test-deps: done"

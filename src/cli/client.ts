@@ -75,6 +75,23 @@ export class FarrierClient {
     return { status: res.status, headers: res.headers, body: parsed as T };
   }
 
+  /**
+   * A request whose body and answer are byte streams (file and ISO uploads, downloads), never buffered.
+   * Errors are thrown as for `request`; the caller reads the returned response's body.
+   */
+  async stream(method: string, path: string, opts: { query?: Query; body?: ReadableStream<Uint8Array>; contentType?: string } = {}): Promise<Response> {
+    const headers: Record<string, string> = { ...this.authHeader() };
+    if (opts.contentType) headers['content-type'] = opts.contentType;
+    // undici requires `duplex: 'half'` for a streamed request body; lib.dom's RequestInit does not know it yet.
+    const init: RequestInit & { duplex?: 'half' } = { method, headers, body: opts.body, duplex: opts.body ? 'half' : undefined };
+    const res = await this.fetch(this.url(path, opts.query), init);
+    if (!res.ok) {
+      const text = await res.text();
+      throw toApiError(res.status, parseBody(text, res.headers.get('content-type')), method, path);
+    }
+    return res;
+  }
+
   get<T = unknown>(path: string, query?: Query): Promise<ApiResponse<T>> {
     return this.request<T>('GET', path, { query });
   }

@@ -7,7 +7,9 @@ import { Command, CommanderError, Option } from 'commander';
 import { COLLECTIONS } from './collections.js';
 import { collectionCommand } from './commands/crud.js';
 import { eventsCommand } from './commands/events.js';
+import { filesCommand } from './commands/files.js';
 import { infoCommand } from './commands/info.js';
+import { addFetchIsoCommand, isosCommand } from './commands/isos.js';
 import { addMachineCommands } from './commands/machines.js';
 import { addParamCommands } from './commands/params.js';
 import { prefsCommand } from './commands/prefs.js';
@@ -74,6 +76,7 @@ export function buildProgram(io: Io): Command {
       addMachineCommands(group, io);
       addParamCommands(group, { coll: 'machines', noun: 'machine', keyHelp: coll.keyHelp, exampleKey: coll.exampleKey }, io);
     }
+    if (coll.name === 'bootenvs') addFetchIsoCommand(group, io);
     if (coll.name === 'profiles') {
       addParamCommands(group, { coll: 'profiles', noun: 'profile', keyHelp: coll.keyHelp, exampleKey: 'rack4' }, io);
     }
@@ -84,6 +87,8 @@ export function buildProgram(io: Io): Command {
   program.addCommand(renderCommand(io));
   program.addCommand(tokensCommand(io));
   program.addCommand(eventsCommand(io));
+  program.addCommand(filesCommand(io));
+  program.addCommand(isosCommand(io));
   program.addCommand(serveCommand(io));
   inheritSettings(program, io);
   return program;

@@ -1,24 +1,11 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { findTool, requireTool, tempDir } from '../helpers/env.js';
-import { type UploadHarness, makeUploadHarness, sha256 } from './uploads.js';
+import { requireTool } from '../helpers/env.js';
+import { type UploadHarness, buildIso, makeUploadHarness, sha256 } from './uploads.js';
 
 const OCTET = 'application/octet-stream';
-
-/** A real ISO9660 (Rock Ridge) image holding `files` (path → contents), built with xorriso. */
-function buildIso(t: Parameters<typeof tempDir>[0], files: Record<string, Buffer>): Buffer {
-  const dir = tempDir(t, 'fiso-src-');
-  for (const [path, data] of Object.entries(files)) {
-    mkdirSync(join(dir, path, '..'), { recursive: true });
-    writeFileSync(join(dir, path), data);
-  }
-  const out = join(tempDir(t, 'fiso-out-'), 'image.iso');
-  execFileSync(findTool('xorriso')!, ['-as', 'mkisofs', '-quiet', '-R', '-V', 'FARRIER_TEST', '-o', out, dir], { stdio: 'ignore' });
-  return readFileSync(out);
-}
 
 async function createBootEnv(h: UploadHarness, name: string, iso: string, isoSha256?: string): Promise<void> {
   const res = await h.api('POST', '/api/v1/bootenvs', {

@@ -3,14 +3,17 @@
  * over it (availability checks, the virtual tree) and the real boot-files HTTP plugin at `/`, so a test sees
  * an upload exactly as a booting machine would.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Test } from 'tap';
 import type { FastifyInstance } from 'fastify';
 import { createLogger } from '../../src/app.js';
 import { type BootLayer, bootRoot, createBootLayer } from '../../src/boot/index.js';
 import { loadConfig } from '../../src/config.js';
 import { bootFilesPlugin } from '../../src/http/bootFiles.js';
-import { tempDir } from '../helpers/env.js';
+import { findTool, tempDir } from '../helpers/env.js';
 import { type Harness, makeHarness } from './harness.js';
 
 export interface UploadHarness extends Harness {
@@ -35,3 +38,16 @@ export async function makeUploadHarness(t: Test, opts: { bsdtar?: string } = {})
   layer = createBootLayer(h.services, config, createLogger({ level: 'silent', format: 'json' }));
   return { ...h, dataDir, root, layer };
 }
+
+/** A real ISO9660 (Rock Ridge) image holding `files` (path → contents), built with xorriso. */
+export function buildIso(t: Test, files: Record<string, Buffer>): Buffer {
+  const dir = tempDir(t, 'fiso-src-');
+  for (const [path, data] of Object.entries(files)) {
+    mkdirSync(join(dir, path, '..'), { recursive: true });
+    writeFileSync(join(dir, path), data);
+  }
+  const out = join(tempDir(t, 'fiso-out-'), 'image.iso');
+  execFileSync(findTool('xorriso')!, ['-as', 'mkisofs', '-quiet', '-R', '-V', 'FARRIER_TEST', '-o', out, dir], { stdio: 'ignore' });
+  return readFileSync(out);
+}
+
