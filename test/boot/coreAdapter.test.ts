@@ -47,7 +47,8 @@ t.test('boot files follow the API: bootenv changes, params, tokens, secure param
   await services.machines.editParams(m.uuid, { kind: 'set', name: 'root-password-hash', value: '$6$only-vm1' });
   await services.machines.setBootEnv(m.uuid, 'e2e-busybox');
   const ipxe = text(await tree.lookup('52-54-00-12-34-56.ipxe', client));
-  t.match(ipxe, 'kernel http://10.77.0.1:8091/e2e/vmlinuz initrd=initramfs.gz console=ttyS0');
+  t.match(ipxe, 'kernel http://10.77.0.1:8091/e2e/vmlinuz initrd=initramfs.gz initrd=config.cpio console=ttyS0');
+  t.match(ipxe, `initrd http://10.77.0.1:8091/machines/${m.uuid}/config.cpio`, 'the bootenv\'s configInitrd is appended');
   t.match(ipxe, `cfg=http://10.77.0.1:8091/machines/${m.uuid}/cloud-init`);
   t.match(text(await tree.lookup('pxelinux.cfg/0A4D0032', client)), 'KERNEL e2e/vmlinuz', 'by IP as well');
 
