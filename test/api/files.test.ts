@@ -68,6 +68,9 @@ t.test('upload, download, replace, list and delete; the boot tree serves the fil
   t.equal((await h.api('GET', '/api/v1/files?path=nothing/here')).status, 404);
   t.equal((await h.api('GET', '/api/v1/files?path=top.txt')).status, 400, 'listing a file is refused');
 
+  const deep = `${'d'.repeat(60)}/${'e'.repeat(60)}/${'f'.repeat(90)}.bin`;
+  t.equal((await h.api('PUT', `/api/v1/files/${deep}`, { payload: 'deep', contentType: OCTET })).status, 201, 'paths longer than a router parameter work');
+  t.equal((await h.api('GET', `/api/v1/files/${deep}`)).text, 'deep');
   const del = await h.api('DELETE', '/api/v1/files/flatcar/3975/vmlinuz');
   t.equal(del.status, 200);
   t.same(del.body, { path: 'flatcar/3975/vmlinuz', size: second.length });
