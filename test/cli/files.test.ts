@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
 import t from 'tap';
+import { startProgress } from '../../src/cli/transfer.js';
 import { PASSWORDS } from '../api/harness.js';
 import { buildIso, makeUploadHarness, sha256 } from '../api/uploads.js';
 import { requireTool, tempDir } from '../helpers/env.js';
@@ -116,4 +118,26 @@ t.test('isos upload/list/delete and bootenvs fetch-iso from a local HTTP server'
   const none = await cli(live, ['bootenvs', 'fetch-iso', 'local'], { env });
   t.equal(none.code, 2);
   t.match(none.stderr, /bootenv local has no os\.isoUrl/);
+});
+
+t.test('on a terminal, progress is a cli-progress bar; otherwise plain lines', async (t) => {
+  const capture = (tty: boolean) => {
+    const stderr = Object.assign(new PassThrough(), { isTTY: tty, columns: 120 });
+    let text = '';
+    stderr.on('data', (c: Buffer) => (text += c.toString()));
+    const io = { stdout: new PassThrough(), stderr, stdin: Readable.from([]), isTTY: false };
+    return { io, text: () => text };
+  };
+  const tty = capture(true);
+  const bar = startProgress(tty.io, 'upload x.iso', 1000);
+  bar.add(400);
+  bar.add(600);
+  bar.finish();
+  t.match(tty.text(), /upload x\.iso \[[█░]+\] 100% \| 1000\/1000 bytes/, 'a bar with percentage and bytes');
+
+  const plain = capture(false);
+  const lines = startProgress(plain.io, 'upload x.iso', 1000);
+  for (let i = 0; i < 10; i++) lines.add(100);
+  lines.finish();
+  t.same(plain.text().trim().split('\n'), [...Array.from({ length: 9 }, (_, i) => `upload x.iso: ${(i + 1) * 10}% (${(i + 1) * 100} bytes of 1000 bytes)`), 'upload x.iso: done, 1000 bytes']);
 });
