@@ -82,6 +82,9 @@ t.test('DHCP, TFTP and HTTP of one daemon serve a machine created through the AP
   t.equal((await api('PATCH', '/api/v1/prefs', { unknownBootEnv: 'discovery' }, 'application/merge-patch+json')).status, 200);
   t.equal((await w.ask(pxe(DISCOVER, [], stranger)))?.file, 'custom.kpxe', 'after the prefs change the unknown machine is booted');
 
+  t.equal((await api('POST', '/api/v1/reservations', { address: '127.0.3.99', mac: stranger })).status, 201);
+  t.equal((await w.ask(pxe(DISCOVER, [], stranger)))?.yiaddr, '127.0.3.99', 'a reservation created through the API applies to the next packet');
+
   const info = (await api('GET', '/api/v1/info')).body as { services: Record<string, { enabled: boolean; port: number; error?: string }>; loaders: Record<string, { package?: string }> };
   t.same(info.services.http, { enabled: true, port: http });
   t.same(info.services.tftp, { enabled: true, port: config.tftpPort });

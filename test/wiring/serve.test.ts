@@ -4,13 +4,13 @@
  * files answer over HTTP and TFTP — and SIGTERM stops it cleanly.
  */
 import { execFile, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { repoRoot } from '../api/harness.js';
-import { requireTool, tempDir } from '../helpers/env.js';
+import { requireRoot, requireTool, tempDir } from '../helpers/env.js';
 import { freeUdpPort } from './helpers.js';
 
 const run = promisify(execFile);
@@ -63,4 +63,38 @@ t.test('node dist/cli/main.js serve runs DHCP, TFTP and HTTP boot files beside t
   child.kill('SIGTERM');
   t.equal(await exited, 0, 'SIGTERM stops it with exit code 0');
   t.match(output, /"msg":"stopped"/, 'after closing its listeners');
+});
+
+t.test('as an unprivileged user, DHCP 67 and TFTP 69 are reported with the remedy and HTTP keeps serving', async (t) => {
+  // Needs root to drop to "nobody" (uid 65534), to whom the privileged-port rule applies.
+  if (!requireRoot(t) || !requireTool(t, 'setpriv')) return;
+  await run('npm', ['run', 'build'], { cwd: repoRoot });
+  const dir = tempDir(t, 'fwire-nobody-');
+  chmodSync(dir, 0o777);
+  const httpPort = await freeTcpPort();
+  const child = spawn(
+    'setpriv',
+    ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, 'dist/cli/main.js', 'serve', '--data-dir', join(dir, 'data'), '--http-port', String(httpPort), '--http-host', '127.0.0.1', '--dhcp-interfaces', 'lo', '--proxy-dhcp-port', String(await freeUdpPort())],
+    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (output += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (output += s));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let info: { services: Record<string, { enabled: boolean; port: number; error?: string }> } | undefined;
+  for (let i = 0; i < 200 && !info && child.exitCode === null; i++) {
+    info = await fetch(`http://127.0.0.1:${httpPort}/api/v1/info`).then((r) => r.json() as Promise<typeof info>, () => undefined);
+    if (!info) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.ok(info, `HTTP serves although DHCP and TFTP could not bind (output: ${output.slice(0, 500)})`);
+  if (!info) return;
+  t.match(info.services.dhcp, { port: 67, error: /DHCP: port 67 needs root or CAP_NET_BIND_SERVICE.*setcap cap_net_bind_service/ });
+  t.match(info.services.tftp, { port: 69, error: /TFTP: port 69 needs root or CAP_NET_BIND_SERVICE.*--tftp-port/ });
+  t.match(output, /"service":"dhcp","port":67,"msg":"DHCP: port 67 needs root/, 'one clear log line for DHCP');
+  t.match(output, /"service":"tftp","port":69,"msg":"TFTP: port 69 needs root/, 'and one for TFTP');
+  child.kill('SIGTERM');
+  t.equal(await exited, 0);
 });
