@@ -18,15 +18,13 @@ export function servicesDirectory(services: Services): DirectorySource {
       // MachineService.setAddress clears the address from any other machine in the same serialised step.
       await services.machines.setAddress(mac, address);
     },
-    async autoRegister(mac, arch): Promise<Machine | undefined> {
-      // It keeps booting what it booted while unknown, until an operator assigns a bootenv.
-      const { unknownBootEnv } = await services.prefs.getPrefs();
-      const bootenv = unknownBootEnv === 'ignore' ? undefined : unknownBootEnv;
+    autoRegister(mac, arch): Promise<Machine | undefined> {
+      // Like a machine created through the API without a bootenv, it gets pref defaultBootEnv: the
+      // unknownBootEnv kinds (discovery) are onlyUnknown and cannot be assigned to a known machine.
       return services.machines.create({
         name: `auto-${mac.replace(/:/g, '')}`,
         macs: [mac],
         arch,
-        ...(bootenv ? { bootenv } : {}),
         description: 'registered on its first PXE boot (pref autoRegister)',
       });
     },

@@ -107,3 +107,20 @@ t.test('a service that cannot bind is reported and the rest keeps serving', asyn
   t.ok(w.logs.some((l) => l.includes('"service":"dhcp"') && l.includes('already in use')), 'one log line names the DHCP failure');
   t.equal((await fetch(`${w.daemon.url}/boot.ipxe`)).status, 200, 'HTTP boot files still serve');
 });
+
+t.test('pref autoRegister: a PXE client seen for the first time becomes a machine with its MAC and arch', async (t) => {
+  const w = await startWhole(t, { tftpEnabled: false });
+  const { api } = w;
+  t.equal((await api('POST', '/api/v1/subnets', { name: 'lo', cidr: '127.0.0.0/16', activeStart: '127.0.4.10', activeEnd: '127.0.4.20' })).status, 201);
+  t.equal((await api('PUT', '/api/v1/prefs', { autoRegister: true })).status, 200);
+  const mac = '52:54:00:3a:00:09';
+  const efi = (type: number, extra: Array<[number, Buffer | number[] | string]> = []) =>
+    build({ type, mac, options: [[60, 'PXEClient:Arch:00011:UNDI:003000'], [93, [0, 11]], ...extra] });
+  t.equal((await w.ask(efi(DISCOVER)))?.type, OFFER);
+  const found = await eventually(() => api('GET', `/api/v1/machines?mac=${mac}`), (r) => Array.isArray(r.body) && r.body.length === 1);
+  t.match(found.body, [{ name: 'auto-5254003a0009', macs: [mac], arch: 'arm64', bootenv: 'local' }], 'registered with the default bootenv');
+  t.equal((await w.ask(efi(REQUEST, [[54, ipBytes('127.0.0.1')], [50, ipBytes('127.0.4.10')]])))?.type, ACK);
+  const bound = await eventually(() => api('GET', `/api/v1/machines/mac:${mac}`), (r) => (r.body as { address?: string }).address === '127.0.4.10');
+  t.equal((bound.body as { address: string }).address, '127.0.4.10', 'and its address follows the lease');
+});
+
