@@ -24,8 +24,13 @@ RUN npm ci --ignore-scripts \
  && npm rebuild better-sqlite3 sockopt
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# better-sqlite3 keeps its SQLite sources and, when compiled here rather than fetched prebuilt, ~30 MB of
+# object files next to the one file it loads (build/Release/better_sqlite3.node): drop the rest.
 RUN npm run build \
- && npm prune --omit=dev
+ && npm prune --omit=dev \
+ && find node_modules/better-sqlite3/build -mindepth 1 -maxdepth 1 ! -name Release -exec rm -rf {} + \
+ && find node_modules/better-sqlite3/build/Release -mindepth 1 -maxdepth 1 ! -name better_sqlite3.node -exec rm -rf {} + \
+ && rm -rf node_modules/better-sqlite3/deps node_modules/better-sqlite3/src
 
 # --- loaders: Secure Boot shim and signed netboot GRUB, unpacked from Debian's packages -----------------
 # Installing shim-signed and grub-efi-amd64-signed with apt pulls in grub-common, grub-efi-amd64-bin,
