@@ -17,6 +17,7 @@ PKGS=(
   libarchive-tools                        # bsdtar: ISO explode
   xorriso                                 # builds the small ISO images the ISO upload tests explode
   cloud-init grub-common                  # `cloud-init schema` and grub-script-check validate shipped templates
+  systemd libcap2-bin util-linux          # systemd-analyze (unit check), setcap/setpriv (privilege test)
   iproute2 curl procps psmisc
 )
 
