@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { parse as parseYaml } from 'yaml';
 import type { Machine, Subnet } from '../../src/model/types.js';
-import { cli, cliJson, startLive } from './helpers/live.js';
+import { cli, cliJson, cliProcess, startLive } from './helpers/live.js';
 
 const live = await startLive(t);
 const files = mkdtempSync(join(tmpdir(), 'fcli-docs-'));
@@ -75,9 +75,12 @@ t.test('subnet lifecycle with documents from a YAML file, a bare path and stdin'
   const created = await cliJson<Subnet>(t, live, ['subnets', 'create', `@${yamlPath}`]);
   t.match(created, { name: 'lab', cidr: '10.10.0.0/24', activeStart: '10.10.0.100', activeEnd: '10.10.0.200' });
 
-  const fromStdin = await cliJson<Subnet>(t, live, ['subnets', 'create', '-'], {
+  // A real process, so the document really comes through the process's stdin.
+  const piped = await cliProcess(live, ['subnets', 'create', '-', '-o', 'json'], {
     stdin: '{"name":"storage","cidr":"10.20.0.0/24","activeStart":"10.20.0.10","activeEnd":"10.20.0.50"}',
   });
+  t.equal(piped.code, 0, piped.stderr);
+  const fromStdin = JSON.parse(piped.stdout) as Subnet;
   t.equal(fromStdin.name, 'storage');
 
   const putPath = join(files, 'lab-put.json');

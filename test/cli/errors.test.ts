@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import t from 'tap';
-import { cli, cliJson, startLive } from './helpers/live.js';
+import { cli, cliJson, cliProcess, startLive } from './helpers/live.js';
 
 const live = await startLive(t);
 
@@ -92,15 +92,15 @@ t.test('an endpoint with nothing listening exits 3 and suggests farrier serve', 
     });
   });
   const endpoint = `http://127.0.0.1:${port}`;
-  const res = await cli({ endpoint }, ['machines', 'list']);
-  t.equal(res.code, 3);
+  const res = await cliProcess({ endpoint }, ['machines', 'list']);
+  t.equal(res.code, 3, 'the process exit status');
   t.equal(res.stdout, '');
   t.ok(res.stderr.includes(`cannot connect to the Farrier daemon at ${endpoint}`), res.stderr);
   t.match(res.stderr, /farrier serve/);
 });
 
 t.test('farrier --help from the real binary exits 0', async (t) => {
-  const res = await cli(live, ['--help']);
+  const res = await cliProcess(live, ['--help']);
   t.equal(res.code, 0);
   t.match(res.stdout, /^Usage: farrier \[options\] \[command\]/);
   t.match(res.stdout, /\nExamples:\n/);

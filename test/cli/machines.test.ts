@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import t from 'tap';
 import type { Machine } from '../../src/model/types.js';
-import { ADMIN_PASSWORD, cli, cliJson, MAIN, startLive } from './helpers/live.js';
+import { ADMIN_PASSWORD, builtCli, cli, cliJson, startLive } from './helpers/live.js';
 
 const live = await startLive(t);
 
@@ -138,19 +138,27 @@ t.test('info needs no credentials and shows the services', async (t) => {
 t.test('events watch prints machine changes as they happen', async (t) => {
   const child = spawn(
     process.execPath,
-    [...process.execArgv, MAIN, 'events', 'watch', '--type', 'machines', '--count', '1', '-o', 'json'],
+    [builtCli(), 'events', 'watch', '--type', 'machines', '--count', '1', '-o', 'json'],
     { env: { ...process.env, FARRIER_ENDPOINT: live.endpoint, FARRIER_USER: 'admin', FARRIER_PASSWORD: ADMIN_PASSWORD } },
   );
   let stdout = '';
+  let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
   let done = false;
   void exited.then(() => (done = true));
   // The watcher subscribes some time after it starts; keep changing the machine until it has seen one.
-  for (let i = 0; i < 60 && !done; i++) {
+  // The bound only stops a broken watcher from hanging the file; a working one exits within a second or two.
+  const giveUp = Date.now() + 60_000;
+  for (let i = 0; !done && Date.now() < giveUp; i++) {
     await cliJson(t, live, ['machines', 'patch', 'name:web1', JSON.stringify({ description: `change ${i}` })]);
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 100))]);
   }
-  if (!done) child.kill();
+  if (!done) {
+    t.fail(`events watch saw no machine change in 60 s of changes; its stderr: ${stderr}`);
+    child.kill();
+  }
   t.equal(await exited, 0);
   const ev = JSON.parse(stdout.trim().split('\n')[0] ?? '') as { type: string; action: string; key: string };
   t.match(ev, { type: 'machines', key: web.uuid });

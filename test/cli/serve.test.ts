@@ -4,14 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import t from 'tap';
-import { cli, MAIN } from './helpers/live.js';
+import { builtCli, cli } from './helpers/live.js';
 
 t.test('farrier serve runs the daemon with flags and env, answers the CLI, and stops cleanly on SIGTERM', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'fcli-serve-'));
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
   const child = spawn(
     process.execPath,
-    [...process.execArgv, MAIN, 'serve', '--data-dir', dataDir, '--http-port', '0', '--no-dhcp-enabled', '--tftp-enabled', 'false'],
+    [builtCli(), 'serve', '--data-dir', dataDir, '--http-port', '0', '--no-dhcp-enabled', '--tftp-enabled', 'false'],
     {
       env: { ...process.env, FARRIER_ADMIN_PASSWORD: 'serve-test-pw', FARRIER_HTTP_HOST: '127.0.0.1', FARRIER_LOG_LEVEL: 'info' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,18 +1,20 @@
 /**
  * Support for the CLI's live tests: a real daemon started in-process on a loopback ephemeral port with a
- * temporary data dir, and `farrier` run as a real child process (Node with tap's TypeScript loader on
- * src/cli/main.ts) against it.
+ * temporary data dir, and `farrier` run against it: in-process through run() (cli), or as a real child
+ * process of the compiled dist/cli/main.js (cliProcess, see built.ts).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PassThrough, Readable } from 'node:stream';
 import type { Test } from 'tap';
+import { run } from '../../../src/cli/program.js';
 import { loadConfig } from '../../../src/config.js';
 import { startDaemon } from '../../../src/daemon.js';
+import { builtCli } from './built.js';
 
-export const MAIN = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
+export { builtCli };
 export const ADMIN_PASSWORD = 'cli-test-admin-pw';
 
 export interface Live {
@@ -55,19 +57,70 @@ export async function startLive(t: Test): Promise<Live> {
   return { endpoint: daemon.url, dataDir };
 }
 
-/** Runs `farrier <args>` as a child process against `live`, authenticated as admin unless env says otherwise. */
-export function cli(live: Live | { endpoint: string }, args: string[], opts: CliOptions = {}): Promise<CliResult> {
-  const env: Record<string, string | undefined> = {
-    ...process.env,
+/** The CLI's environment for a call against `live`: admin credentials unless `overrides` say otherwise. */
+function cliEnv(live: Live | { endpoint: string }, overrides: CliOptions['env']): Record<string, string | undefined> {
+  return {
     FARRIER_ENDPOINT: live.endpoint,
     FARRIER_USER: 'admin',
     FARRIER_PASSWORD: ADMIN_PASSWORD,
     FARRIER_TOKEN: undefined,
-    ...opts.env,
+    ...overrides,
   };
+}
+
+/** Collects a stream's text; keeps collecting (and reports) writes after end instead of crashing the test. */
+function collector(): { stream: PassThrough; text: () => string } {
+  const stream = new PassThrough();
+  let text = '';
+  stream.setEncoding('utf8').on('data', (s: string) => (text += s));
+  stream.on('error', (err) => (text += `\n[stream error: ${err.message}]`));
+  return { stream, text: () => text };
+}
+
+let inProcessQueue: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs `farrier <args>` in this process through the same `run()` that dist/cli/main.js calls, against
+ * `live`, authenticated as admin unless env says otherwise. Argument parsing, the HTTP client, output and
+ * exit codes are the real ones; only process startup is skipped (a child per call cost 0.5-4 s, which made
+ * the CLI tests take minutes). Use cliProcess() where the process boundary itself is under test (exit status,
+ * real stdin, signals). Calls are serialised because commander reads FARRIER_* from process.env.
+ */
+export function cli(live: Live | { endpoint: string }, args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  const call = inProcessQueue.then(async (): Promise<CliResult> => {
+    const env = cliEnv(live, opts.env);
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    const savedExitCode = process.exitCode;
+    const setEnv = (vars: Record<string, string | undefined>): void => {
+      for (const [k, v] of Object.entries(vars)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    };
+    const stdout = collector();
+    const stderr = collector();
+    const stdin = Readable.from(opts.stdin === undefined || opts.stdin === '' ? [] : [opts.stdin]);
+    setEnv(env);
+    process.exitCode = undefined;
+    try {
+      const code = await run(args, { stdout: stdout.stream, stderr: stderr.stream, stdin, isTTY: false });
+      await new Promise((resolve) => setImmediate(resolve));
+      return { code, stdout: stdout.text(), stderr: stderr.text() };
+    } finally {
+      setEnv(saved);
+      process.exitCode = savedExitCode;
+    }
+  });
+  inProcessQueue = call.catch(() => undefined);
+  return call;
+}
+
+/** Runs `farrier <args>` as a real child process (dist/cli/main.js) against `live`, like cli(). */
+export function cliProcess(live: Live | { endpoint: string }, args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  const env: Record<string, string | undefined> = { ...process.env, ...cliEnv(live, opts.env) };
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, MAIN, ...args], {
+    const child = spawn(process.execPath, [builtCli(), ...args], {
       env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
