@@ -3,10 +3,14 @@
 // usage: node scripts/run-tests.mjs [FILE|DIR ...] [-- extra tap options]
 // Without FILE/DIR arguments every test/**/*.test.ts runs, except support code (test/e2e/lib, fixtures,
 // helper directories; the shared helpers' own tests under test/helpers/ do run).
-// Counts are the leaf test points of tap's own final summary line ("# { total, pass, fail, skip, todo }").
-import { spawn } from 'node:child_process';
+// First dist/ is rebuilt (tsc -p tsconfig.build.json) when a source is newer than it, because the tests
+// that run the real `farrier` process use dist/cli/main.js. Then two tap runs: every other file in
+// parallel (tap's default: one job per core) with package.json's per-file timeout, and after them the
+// QEMU-booting files alone, one at a time, with a longer one (HEAVY_TIMEOUT).
+// Counts are the leaf test points of tap's own final summary lines ("# { total, pass, fail, skip, todo }").
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -48,36 +52,85 @@ if (files.length === 0) {
 }
 
 const tapBin = join(root, 'node_modules', '.bin', 'tap');
-// QEMU boots are CPU-heavy (TCG on 2 cores): files under these directories run alone, one at a time.
+// QEMU boots are CPU-heavy (TCG on 2 cores): these run after everything else, alone, one at a time.
 const SERIAL_DIRS = ['test/e2e', 'test/tftp/firmware'];
-const tapArgs = ['--reporter=tap', ...SERIAL_DIRS.map((d) => `--serial=${d}`), ...tapExtra, ...files];
+const SERIAL_FILES = ['test/http/qemuBoot.test.ts'];
+// Seconds a QEMU-booting file may take before tap kills it (other files: package.json "tap".timeout).
+const HEAVY_TIMEOUT = 900;
+const isHeavy = (f) => {
+  const rel = relative(root, resolve(f)).split(sep).join('/');
+  return SERIAL_FILES.includes(rel) || SERIAL_DIRS.some((d) => rel.startsWith(`${d}/`));
+};
 const started = Date.now();
-const child = spawn(tapBin, tapArgs, { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
 
-let summary;
-let tail = '';
-child.stdout.on('data', (chunk) => {
-  process.stdout.write(chunk);
-  tail += chunk.toString();
-  const lines = tail.split('\n');
-  tail = lines.pop() ?? '';
-  for (const line of lines) {
-    const m = /^# \{ (total: .*) \}\s*$/.exec(line);
-    if (m) summary = Object.fromEntries(m[1].split(', ').map((kv) => { const [k, v] = kv.split(': '); return [k, Number(v)]; }));
+/** Why dist/ needs a rebuild (a build input newer than dist/cli/main.js, or no build), or undefined. */
+function distIsStale() {
+  const entry = join(root, 'dist', 'cli', 'main.js');
+  if (!existsSync(entry)) return 'dist/cli/main.js is missing';
+  const built = statSync(entry).mtimeMs;
+  const inputs = [join(root, 'tsconfig.json'), join(root, 'tsconfig.build.json'), join(root, 'package.json')];
+  for (const f of readdirSync(join(root, 'src'), { recursive: true })) if (String(f).endsWith('.ts')) inputs.push(join(root, 'src', String(f)));
+  const newer = inputs.find((f) => existsSync(f) && statSync(f).mtimeMs > built);
+  return newer ? `${relative(root, newer)} is newer than dist/` : undefined;
+}
+
+let buildFailed = false;
+const stale = distIsStale();
+if (stale) {
+  console.log(`# run-tests: ${stale}: building (tsc -p tsconfig.build.json)`);
+  const tsc = spawnSync(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], { encoding: 'utf8' });
+  if (tsc.status !== 0) {
+    buildFailed = true;
+    // Shown as TAP comments so the stream stays parseable; the run goes on so the tests still report.
+    for (const line of `${tsc.stdout}${tsc.stderr}`.trimEnd().split('\n')) console.log(`# tsc: ${line}`);
+    console.log(`# run-tests: the build failed (tsc exit ${tsc.status}); counted as one failure`);
   }
-});
+}
 
-child.on('close', (code, signal) => {
-  const secs = ((Date.now() - started) / 1000).toFixed(1);
+/** Runs tap on `list` with `extra` options; resolves to tap's summary counts (or undefined) and exit code. */
+function runTap(list, extra) {
+  return new Promise((resolve) => {
+    const child = spawn(tapBin, ['--reporter=tap', ...extra, ...tapExtra, ...list], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+    let summary;
+    let tail = '';
+    child.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk);
+      tail += chunk.toString();
+      const lines = tail.split('\n');
+      tail = lines.pop() ?? '';
+      for (const line of lines) {
+        const m = /^# \{ (total: .*) \}\s*$/.exec(line);
+        if (m) summary = Object.fromEntries(m[1].split(', ').map((kv) => { const [k, v] = kv.split(': '); return [k, Number(v)]; }));
+      }
+    });
+    child.on('close', (code, signal) => {
+      if (!summary) console.log(`run-tests: tap ended (code ${code}, signal ${signal}) without a summary`);
+      resolve({ summary, code });
+    });
+  });
+}
+
+const light = files.filter((f) => !isHeavy(f));
+const heavy = files.filter(isHeavy);
+const runs = [];
+if (light.length) runs.push(await runTap(light, []));
+if (heavy.length) runs.push(await runTap(heavy, ['--jobs=1', `--timeout=${HEAVY_TIMEOUT}`]));
+
+const secs = ((Date.now() - started) / 1000).toFixed(1);
+let passed = 0;
+let failed = buildFailed ? 1 : 0;
+let skipped = 0;
+for (const { summary, code } of runs) {
   if (!summary) {
-    console.log(`run-tests: tap ended (code ${code}, signal ${signal}) without a summary after ${secs} s`);
-    console.log('0 passed, 1 failed');
-    process.exit(1);
+    failed += 1;
+    continue;
   }
-  const passed = summary.pass ?? 0;
-  const failed = summary.fail ?? 0;
-  const skipped = (summary.skip ?? 0) + (summary.todo ?? 0);
-  console.log(`run-tests: ${files.length} files in ${secs} s`);
-  console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
-  process.exit(failed > 0 || code !== 0 ? 1 : 0);
-});
+  passed += summary.pass ?? 0;
+  failed += summary.fail ?? 0;
+  skipped += (summary.skip ?? 0) + (summary.todo ?? 0);
+  // tap failing without a failed test point (e.g. a file that crashed before planning) still fails the run
+  if (code !== 0 && !(summary.fail > 0)) failed += 1;
+}
+console.log(`run-tests: ${files.length} files in ${secs} s`);
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+process.exit(failed > 0 ? 1 : 0);
