@@ -93,6 +93,9 @@ t.test('as an unprivileged user, DHCP 67 and TFTP 69 are reported with the remed
   if (!info) return;
   t.match(info.services.dhcp, { port: 67, error: /DHCP: port 67 needs root or CAP_NET_BIND_SERVICE.*setcap cap_net_bind_service/ });
   t.match(info.services.tftp, { port: 69, error: /TFTP: port 69 needs root or CAP_NET_BIND_SERVICE.*--tftp-port/ });
+  // The log lines may still be in the pipe when /info answers.
+  const logged = (): boolean => output.includes('"service":"dhcp","port":67') && output.includes('"service":"tftp","port":69');
+  for (let i = 0; i < 100 && !logged(); i++) await new Promise((r) => setTimeout(r, 50));
   t.match(output, /"service":"dhcp","port":67,"msg":"DHCP: port 67 needs root/, 'one clear log line for DHCP');
   t.match(output, /"service":"tftp","port":69,"msg":"TFTP: port 69 needs root/, 'and one for TFTP');
   child.kill('SIGTERM');
