@@ -35,7 +35,8 @@ t.test('node dist/cli/main.js serve runs DHCP, TFTP and HTTP boot files beside t
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (output += s));
   child.stderr.setEncoding('utf8').on('data', (s: string) => (output += s));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  // 'close', not 'exit': by then stdout and stderr are drained.
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
@@ -80,7 +81,8 @@ t.test('as an unprivileged user, DHCP 67 and TFTP 69 are reported with the remed
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (output += s));
   child.stderr.setEncoding('utf8').on('data', (s: string) => (output += s));
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  // 'close', not 'exit': by then stdout and stderr are drained.
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
