@@ -38,6 +38,10 @@ export interface Config {
   tokenTtl: number;
   /** Lifetime of machine tokens minted for boot templates, seconds. */
   machineTokenTtl: number;
+  /** Require API credentials on GET /metrics (off: scrapers on the management network need none). */
+  metricsAuth: boolean;
+  /** Seconds SIGTERM waits for in-flight TFTP/HTTP transfers before closing. */
+  shutdownGrace: number;
 }
 
 type OptionType = 'string' | 'port' | 'int' | 'boolean' | 'list' | 'map' | 'enum';
@@ -88,6 +92,8 @@ export const configOptions: readonly OptionDef[] = [
   def('loaderPaths', 'map', {}, 'loader overrides name=path[,name=path] (e.g. ipxe.efi=/srv/ipxe.efi)'),
   def('tokenTtl', 'int', 3600, 'lifetime of user API tokens in seconds'),
   def('machineTokenTtl', 'int', 3600, 'lifetime of machine tokens in seconds'),
+  def('metricsAuth', 'boolean', false, 'require API credentials on GET /metrics'),
+  def('shutdownGrace', 'int', 10, 'seconds SIGTERM waits for in-flight TFTP/HTTP transfers'),
 ];
 
 const bad = (source: string, message: string): FarrierError =>

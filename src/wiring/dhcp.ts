@@ -15,7 +15,12 @@ export interface DhcpWiringOptions {
   explicit?: StartDhcpOptions['explicit'];
 }
 
-export function dhcpService(config: DaemonContext['config'], opts: DhcpWiringOptions = {}): DaemonService {
+/** The DHCP service plus its live packet counters (for /metrics). */
+export interface DhcpDaemonService extends DaemonService {
+  counters(): ReadonlyMap<string, number> | undefined;
+}
+
+export function dhcpService(config: DaemonContext['config'], opts: DhcpWiringOptions = {}): DhcpDaemonService {
   let running: RunningDhcp | undefined;
   let stopSweep: (() => void) | undefined;
   return {
@@ -24,6 +29,7 @@ export function dhcpService(config: DaemonContext['config'], opts: DhcpWiringOpt
     port: config.dhcpPort,
     portFlag: '--dhcp-port',
     enabled: config.dhcpEnabled,
+    counters: () => running?.counters,
     async start(ctx) {
       const log = ctx.logger.child({ service: 'dhcp' });
       let engine: LeaseEngine | undefined;

@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { DaemonLayers, LayerContext } from '../daemon.js';
 import { bootFilesPlugin } from '../http/bootFiles.js';
+import { createMetrics } from '../metrics/metrics.js';
 import { DaemonBootLayer } from './bootLayer.js';
 import { type DhcpWiringOptions, dhcpService } from './dhcp.js';
 import { tftpService } from './tftp.js';
@@ -17,12 +18,14 @@ export interface ProtocolOptions {
 export function protocolLayers(opts: ProtocolOptions = {}): (ctx: LayerContext) => DaemonLayers {
   return ({ config, services, bus, logger }) => {
     const boot = new DaemonBootLayer(services, config, logger);
+    const dhcp = dhcpService(config, opts.dhcp);
+    const metrics = createMetrics({ services, bus, dhcpCounters: () => dhcp.counters(), requireAuth: config.metricsAuth });
     return {
-      httpPlugins: [async (app: FastifyInstance) => app.register(bootFilesPlugin, { tree: boot, publish: (e) => bus.publish(e) })],
+      httpPlugins: [metrics.plugin, async (app: FastifyInstance) => app.register(bootFilesPlugin, { tree: boot, publish: (e) => bus.publish(e) })],
       render: boot,
       loaders: () => boot.info(),
       listening: (ctx) => void boot.start(ctx.httpPort),
-      services: [tftpService(config, boot), dhcpService(config, opts.dhcp)],
+      services: [tftpService(config, boot), dhcp],
     };
   };
 }

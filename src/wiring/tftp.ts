@@ -18,7 +18,7 @@ export function tftpService(config: DaemonContext['config'], boot: DaemonBootLay
           type: 'tftp',
           action: e.outcome,
           key: e.path ?? e.file,
-          object: { file: e.file, path: e.path, client: e.client.address, bytes: e.bytes, size: e.size, blockSize: e.blockSize, error: e.error },
+          object: { file: e.file, path: e.path, client: e.client.address, bytes: e.bytes, size: e.size, blockSize: e.blockSize, durationMs: e.durationMs, error: e.error },
         });
       server = await startTftpServer({
         host: '0.0.0.0',
