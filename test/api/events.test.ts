@@ -2,9 +2,21 @@ import { request } from 'node:http';
 import t from 'tap';
 import { PASSWORDS, basic, makeHarness } from './harness.js';
 
+/**
+ * Waits for `what` to happen; if it never does, rejects after a generous bound with a message saying what
+ * was awaited, so a lost event fails this file in seconds instead of hanging it until tap's timeout.
+ */
+function eventually<T>(what: string, p: Promise<T>, detail: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} never happened (waited 30 s); ${detail()}`)), 30_000);
+  });
+  return Promise.race([p, bound]).finally(() => clearTimeout(timer));
+}
+
 /** Opens the SSE stream on a real socket and collects `data:` events. */
 function openStream(base: string, path: string, auth: string): Promise<{ status: number; events: Record<string, unknown>[]; close: () => void; next: (n: number) => Promise<void> }> {
-  return new Promise((resolve, reject) => {
+  const opened = new Promise<Awaited<ReturnType<typeof openStream>>>((resolve, reject) => {
     const req = request(`${base}${path}`, { headers: { authorization: auth } }, (res) => {
       const events: Record<string, unknown>[] = [];
       const waiters: { n: number; done: () => void }[] = [];
@@ -25,12 +37,18 @@ function openStream(base: string, path: string, auth: string): Promise<{ status:
         status: res.statusCode ?? 0,
         events,
         close: () => req.destroy(),
-        next: (n) => new Promise((done) => (events.length >= n ? done() : waiters.push({ n, done }))),
+        next: (n) =>
+          eventually(
+            `${n} event(s) on ${path}`,
+            new Promise<void>((done) => (events.length >= n ? done() : waiters.push({ n, done }))),
+            () => `got ${events.length}: ${JSON.stringify(events)}`,
+          ),
       });
     });
     req.on('error', reject);
     req.end();
   });
+  return eventually(`the response to GET ${path}`, opened, () => 'no response headers arrived');
 }
 
 t.test('GET /api/v1/events streams a create, filtered by type', async (t) => {
@@ -79,11 +97,19 @@ t.test('a client that stops reading gets events dropped (and is told), not unbou
   res.setEncoding('utf8');
   res.on('data', (c: string) => chunks.push(c));
   res.resume();
+  let settled = false;
+  t.teardown(() => {
+    settled = true;
+  });
   const seen = (needle: string): Promise<void> =>
-    new Promise<void>((resolve) => {
-      const check = (): void => (chunks.join('').includes(needle) ? resolve() : void setTimeout(check, 20));
-      check();
-    });
+    eventually(
+      `"${needle}" on the stream`,
+      new Promise<void>((resolve) => {
+        const check = (): void => (chunks.join('').includes(needle) ? resolve() : settled ? undefined : void setTimeout(check, 20));
+        check();
+      }),
+      () => `received ${chunks.join('').length} bytes, ending ${JSON.stringify(chunks.join('').slice(-200))}`,
+    );
   await seen('event: dropped');
   services.bus.publish({ time: new Date().toISOString(), type: 'bulk', action: 'last', key: 'last', object: null });
   await seen('"key":"last"');
