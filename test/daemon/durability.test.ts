@@ -21,16 +21,24 @@ function startChild(t: Test, dataDir: string, env: Record<string, string> = {}):
   let err = '';
   let out = '';
   proc.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  // 'close', not 'exit': only then has everything the child wrote to stdout/stderr been read.
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('close', (code, signal) => resolve({ code, signal })));
   t.teardown(() => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   });
   return new Promise((resolve, reject) => {
+    // stdout and stderr are separate pipes read in no fixed order: READY (stdout) can arrive before the
+    // startup log lines (stderr) that were written earlier. The HTTP listening line is logged just before
+    // READY, so once both are here every startup line (e.g. the generated admin password) has been read.
+    const check = (): void => {
+      const m = /READY (\S+)/.exec(out);
+      if (m && err.includes('"msg":"HTTP API listening"')) resolve({ proc, url: m[1]!, stderr: () => err, exited });
+    };
     proc.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /READY (\S+)/.exec(out);
-      if (m) resolve({ proc, url: m[1]!, stderr: () => err, exited });
+      check();
     });
+    proc.stderr!.on('data', check);
     void exited.then(({ code }) => reject(new Error(`daemon exited (${code}) before it was ready: ${err}`)));
   });
 }

@@ -69,7 +69,7 @@ t.test('kill -9 while clients hold leases: every ACKed lease survives the restar
   for (const [mac, ip] of acked) {
     const r = build({ type: REQUEST, mac, options: [[50, ipBytes(ip)]] });
     send(r);
-    const ack = await client.next(r.readUInt32BE(4), 5000);
+    const ack = await client.next(r.readUInt32BE(4), 30_000);
     t.equal(ack?.p.type === ACK ? ack.p.yiaddr : 'no ACK', ip, `${mac} confirms ${ip} after the restart`);
   }
   const ackedIps = new Set(acked.values());
