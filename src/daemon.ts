@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { ServiceStatus } from './api/info.js';
 import type { MachineRenderer } from './api/render.js';
 import { loadSpec } from './api/spec.js';
+import { bootRoot } from './boot/index.js';
 import { buildApp, createLogger } from './app.js';
 import { loadOrCreateTokenKey } from './auth/tokens.js';
 import { type Config, packageRoot } from './config.js';
@@ -59,7 +60,8 @@ export interface DaemonService {
   portFlag: string;
   enabled: boolean;
   start(ctx: DaemonContext): Promise<void>;
-  stop(): Promise<void>;
+  /** Stops accepting at once; work in flight (TFTP transfers) gets up to `graceMs` to finish. */
+  stop(graceMs?: number): Promise<void>;
 }
 
 export interface DaemonOptions {
@@ -162,6 +164,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions = {}): Pro
       spec: loadSpec(packageRoot),
       plugins: [...(opts.httpPlugins ?? []), ...(layers.httpPlugins ?? [])],
       render: layers.render,
+      files: { bootRoot: bootRoot(config) },
       info: {
         version,
         startedAt,
@@ -219,15 +222,26 @@ export async function startDaemon(config: Config, opts: DaemonOptions = {}): Pro
             process.off('SIGTERM', onSignal);
             process.off('SIGINT', onSignal);
           }
-          // Stop accepting and finish in-flight requests first, then the protocol services, then the store.
-          await app!.close();
-          for (const svc of started.reverse()) {
-            try {
-              await svc.stop();
-            } catch (err) {
-              logger.error({ err, service: svc.name }, 'service failed to stop cleanly');
+          // DHCP closes first (started last), so no machine is sent towards a server that is going away;
+          // TFTP and HTTP stop accepting at once and give transfers in flight the grace period together.
+          const graceMs = config.shutdownGrace * 1000;
+          const stopServices = (async () => {
+            for (const svc of started.reverse()) {
+              try {
+                await svc.stop(graceMs);
+              } catch (err) {
+                logger.error({ err, service: svc.name }, 'service failed to stop cleanly');
+              }
             }
-          }
+          })();
+          let graceTimer: NodeJS.Timeout | undefined;
+          const httpClosed = app!.close();
+          await Promise.race([httpClosed, new Promise((resolve) => (graceTimer = setTimeout(resolve, graceMs)))]);
+          clearTimeout(graceTimer);
+          // Past the grace period: cut the HTTP transfers still running.
+          app!.server.closeAllConnections();
+          await Promise.all([httpClosed, stopServices]);
+          // Every lease and write is committed before the database closes.
           await store.close();
           logger.info('stopped');
         })();
