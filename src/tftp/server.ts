@@ -70,7 +70,11 @@ export interface TftpServer {
   host: string;
   port: number;
   counters(): TftpCounters;
-  close(): Promise<void>;
+  /**
+   * Stops accepting requests at once; transfers in flight get up to `graceMs` to finish (default 0), then
+   * are aborted with a TFTP error. Resolves when every transfer has ended.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 const quietLogger: TftpLogger = { debug() {}, info() {}, warn() {} };
@@ -111,6 +115,10 @@ export async function startTftpServer(config: TftpServerConfig): Promise<TftpSer
   const counters: TftpCounters = { requests: 0, complete: 0, missing: 0, failed: 0, bytesSent: 0, active: 0 };
   /** Transfers in flight by client TID + file: a retransmitted RRQ must not start a second transfer. */
   const inFlight = new Set<string>();
+  /** Abort handles of the transfers in flight (close() ends the stragglers after the grace period). */
+  const running = new Set<(message: string) => void>();
+  /** Resolved by the last transfer to end while close() waits. */
+  let idle: (() => void) | undefined;
 
   const handle = (req: TftpRequest, res: TftpResponse): void => {
     const started = Date.now();
@@ -150,10 +158,13 @@ export async function startTftpServer(config: TftpServerConfig): Promise<TftpSer
 
     let aborted = false;
     req.on('abort', () => (aborted = true));
+    const abortHandle = (message: string): void => fail('failed', message, message);
+    running.add(abortHandle);
     req.on('close', () => {
       // the package emits 'abort'/'error' right after 'close': decide once they had their chance
       setImmediate(() => {
         clearInterval(watchdog);
+        running.delete(abortHandle);
         inFlight.delete(key);
         counters.active--;
         const bytes = counter?.bytes ?? 0;
@@ -186,6 +197,7 @@ export async function startTftpServer(config: TftpServerConfig): Promise<TftpSer
         else if (outcome === 'missing') log.info({ ...logObj, reason: error }, 'tftp file not found');
         else log.warn({ ...logObj, error }, 'tftp transfer failed');
         config.onTransfer?.(event);
+        if (running.size === 0) idle?.();
       });
     });
 
@@ -266,10 +278,22 @@ export async function startTftpServer(config: TftpServerConfig): Promise<TftpSer
     host: config.host,
     port,
     counters: () => ({ ...counters }),
-    close: () =>
-      (closed ??= new Promise<void>((resolve) => {
-        srv.once('close', () => resolve());
-        srv.close();
-      })),
+    close: (graceMs = 0) =>
+      (closed ??= (async () => {
+        await new Promise<void>((resolve) => {
+          srv.once('close', () => resolve());
+          srv.close();
+        });
+        if (running.size === 0) return;
+        log.info({ transfers: running.size, graceMs }, 'tftp: waiting for transfers in flight');
+        const allDone = new Promise<void>((resolve) => (idle = resolve));
+        let timer: NodeJS.Timeout | undefined;
+        const late = await Promise.race([allDone.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs)))]);
+        clearTimeout(timer);
+        if (!late) return;
+        log.warn({ transfers: running.size }, 'tftp: shutdown grace over, aborting transfers in flight');
+        for (const abort of running) abort('Server shutting down');
+        await allDone;
+      })()),
   };
 }

@@ -31,8 +31,8 @@ export function tftpService(config: DaemonContext['config'], boot: DaemonBootLay
       });
       svc.port = server.port;
     },
-    async stop() {
-      await server?.close();
+    async stop(graceMs) {
+      await server?.close(graceMs);
       server = undefined;
     },
   };
