@@ -53,7 +53,7 @@ if (files.length === 0) {
 
 const tapBin = join(root, 'node_modules', '.bin', 'tap');
 // QEMU boots are CPU-heavy (TCG on 2 cores): these run after everything else, alone, one at a time.
-const SERIAL_DIRS = ['test/e2e', 'test/tftp/firmware'];
+const SERIAL_DIRS = ['test/e2e', 'test/tftp/firmware', 'test/http/qemuBoot.test.ts'];
 const SERIAL_FILES = ['test/http/qemuBoot.test.ts'];
 // Seconds a QEMU-booting file may take before tap kills it (other files: package.json "tap".timeout).
 const HEAVY_TIMEOUT = 900;

@@ -94,6 +94,11 @@ export function decideBoot(input: BootDecisionInput): BootDecision {
     ...(option60 ? { option60 } : {}),
   });
 
+  // QEMU's and many flashed NIC ROMs are iPXE: a BIOS machine whose bootenv asks for pxelinux gets it from
+  // them too (no loop: pxelinux is not iPXE). Over TFTP, where pxelinux finds its config beside itself.
+  if (isIpxe(r) && bootenv.loader === 'pxelinux' && (r.arch ?? 0) === 0) {
+    return tftp(LOADERS.biosPxelinux, 'BIOS iPXE ROM, bootenv asks for pxelinux', 'PXEClient');
+  }
   if (isIpxe(r)) {
     return { sendBootOptions: true, siaddr, file: `${http}/${LOADERS.script}`, option60: 'PXEClient', reason: 'iPXE client: boot script over HTTP' };
   }
