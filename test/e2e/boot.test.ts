@@ -17,7 +17,7 @@ import t, { type Test } from 'tap';
 import type { FarrierEvent } from '../../src/model/types.js';
 import { requireTool, tempDir } from '../helpers/env.js';
 import { requireBootLab } from './lib/bootLab.js';
-import { farrierCommand, startFarrierInNs, type FarrierInNs } from './lib/farrierNs.js';
+import { startFarrierInNs, type FarrierInNs } from './lib/farrierNs.js';
 import { buildTestInitramfs } from './lib/initramfs.js';
 import { createBridgeWithTap, createNetns, startRaHelper, waitFor, type BridgeTap, type Netns } from './lib/netns.js';
 import { bootVm, type QemuVm, type VmOptions } from './lib/qemu.js';
@@ -103,6 +103,7 @@ async function bootTwice(t: Test, lab: Lab, spec: PathSpec): Promise<void> {
   for (const want of spec.chain.map((c) => c.replace('{mac}', hyphenated).replace('{uuid}', m.uuid))) {
     t.ok(served.has(want), `first boot fetched ${want}`, { served: [...served] });
   }
+  t.notOk(lab.farrier.log().includes(secret), 'the secure value never appears in Farrier\'s log');
   const got = await lab.farrier.api('GET', `/api/v1/machines/${m.uuid}`);
   t.equal((got.body as MachineRecord).bootenv, 'local', 'the API shows bootenv local');
 
@@ -139,7 +140,6 @@ t.test('Farrier alone serves DHCP, TFTP and HTTP: three firmware paths boot once
   await ns.ip('link', 'add', 'vkeep', 'type', 'veth', 'peer', 'name', 'vkeep-end');
   await ns.ip('link', 'set', 'vkeep', 'master', net.bridge);
   for (const dev of ['vkeep', 'vkeep-end']) await ns.ip('link', 'set', dev, 'up');
-  t.comment(`farrier will run from ${farrierCommand().from}`);
   // The shipped bootenv names e2e/vmlinuz and e2e/initramfs.gz under the boot root (<data-dir>/files), where
   // an exploded ISO would put them; the files API stores uploads under files/, so they are placed directly.
   const farrier = await startFarrierInNs(t, ns, {
