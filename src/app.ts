@@ -20,6 +20,7 @@ import { registerPrefs } from './api/prefs.js';
 import { registerProfiles } from './api/profiles.js';
 import { type MachineRenderer, registerRender } from './api/render.js';
 import { registerSimpleCollections } from './api/resources.js';
+import { registerTimeline } from './api/timeline.js';
 import type { ApiContext } from './api/route.js';
 import { type LoadedSpec, createSpecAjv } from './api/spec.js';
 import { registerUsers } from './api/users.js';
@@ -107,6 +108,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   registerInfo(ctx, opts.info);
   registerMachines(ctx);
   registerRender(ctx, opts.render);
+  registerTimeline(ctx);
   registerProfiles(ctx);
   registerSimpleCollections(ctx);
   registerPrefs(ctx);

@@ -45,6 +45,8 @@ export interface DaemonLayers {
   render?: MachineRenderer;
   /** Called once HTTP listens, before the services start (e.g. to build what needs the real HTTP port). */
   listening?(ctx: DaemonContext): void;
+  /** Called on close once the services have stopped, before the store closes (final writes). */
+  close?(): Promise<void>;
 }
 
 /**
@@ -241,6 +243,11 @@ export async function startDaemon(config: Config, opts: DaemonOptions = {}): Pro
           // Past the grace period: cut the HTTP transfers still running.
           app!.server.closeAllConnections();
           await Promise.all([httpClosed, stopServices]);
+          try {
+            await layers.close?.();
+          } catch (err) {
+            logger.error({ err }, 'protocol layers failed to close cleanly');
+          }
           // Every lease and write is committed before the database closes.
           await store.close();
           logger.info('stopped');

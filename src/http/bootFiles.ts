@@ -71,7 +71,7 @@ export async function bootFilesPlugin(app: FastifyInstance, opts: BootFilesOptio
     }
     reply.raw.once('finish', () => {
       const length = Number(reply.getHeader('content-length') ?? 0);
-      event(opts, request, rawPath, reply.statusCode, request.method === 'HEAD' ? 0 : length, entry.machine);
+      event(opts, request, rawPath, reply.statusCode, request.method === 'HEAD' ? 0 : length, entry.machine, Math.round(reply.elapsedTime));
     });
     const slash = entry.path.lastIndexOf('/');
     // @fastify/static sets Content-Type from the extension (octet-stream when unknown).
@@ -81,13 +81,13 @@ export async function bootFilesPlugin(app: FastifyInstance, opts: BootFilesOptio
   app.route({ method: ['GET', 'HEAD'], url: '/*', handler });
 }
 
-function event(opts: BootFilesOptions, request: FastifyRequest, path: string, status: number, bytes: number, machine?: { uuid: string; mac: string }): void {
+function event(opts: BootFilesOptions, request: FastifyRequest, path: string, status: number, bytes: number, machine?: { uuid: string; mac: string }, durationMs?: number): void {
   const client = plainIpv4(request.ip);
   opts.publish({
     time: new Date().toISOString(),
     type: 'http',
     action: request.method.toLowerCase(),
     key: machine?.uuid ?? client,
-    object: { path, status, bytes, client, mac: machine?.mac ?? null, uuid: machine?.uuid ?? null },
+    object: { path, status, bytes, client, mac: machine?.mac ?? null, uuid: machine?.uuid ?? null, ...(durationMs !== undefined ? { durationMs } : {}) },
   });
 }

@@ -185,6 +185,18 @@ export interface Prefs {
 }
 
 /** One published change or boot event (GET /api/v1/events). */
+/** One step of a machine's boot as Farrier saw it (GET /api/v1/machines/{key}/timeline). */
+export interface TimelineEntry {
+  time: string;
+  /** The machine's uuid. */
+  machine: string;
+  /** `dhcp`, `tftp`, `http`, `render`, `bootenv` or `callback`. */
+  kind: string;
+  /** One line for a human. */
+  summary: string;
+  detail: Record<string, unknown>;
+}
+
 export interface FarrierEvent {
   time: string;
   /** A collection name for object changes, or `dhcp`, `tftp`, `http`, `render`, `boot`. */

@@ -4,7 +4,7 @@
  * several Farrier nodes can share state, hence every operation is async and each method is one transaction:
  * when its promise resolves, the change is committed and survives `kill -9`.
  */
-import type { Kind, Lease, Meta } from '../model/types.js';
+import type { Kind, Lease, Meta, TimelineEntry } from '../model/types.js';
 
 /** Equality filter on a JSON path of the object; an array field matches when any element equals `value`. */
 export interface Filter {
@@ -91,6 +91,12 @@ export interface Store {
   sweepLeases(now: Date): Promise<number>;
   /** Counts of leases by state within [from, to] (pool usage). */
   leaseCounts(from: number, to: number): Promise<Record<string, number>>;
+
+  /** Append boot-timeline entries; in the same transaction each machine keeps only its newest `keep`. */
+  appendTimeline(entries: TimelineEntry[], keep: number): Promise<void>;
+  /** The newest `limit` entries of a machine's timeline, oldest first. */
+  timeline(machine: string, limit: number): Promise<TimelineEntry[]>;
+  deleteTimeline(machine: string): Promise<void>;
 
   /** `PRAGMA integrity_check` or the backend's equivalent: 'ok' or the problems found. */
   checkIntegrity(): Promise<string>;

@@ -19,7 +19,7 @@ import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { FarrierError } from '../../errors.js';
-import type { Kind, Lease, Meta } from '../../model/types.js';
+import type { Kind, Lease, Meta, TimelineEntry } from '../../model/types.js';
 import type { Filter, ListQuery, ListResult, PutOptions, Reference, Store, Stored } from '../store.js';
 import { mapSqliteError } from './errors.js';
 import { Leases } from './leases.js';
@@ -27,6 +27,7 @@ import { MIGRATIONS, migrate } from './migrations.js';
 import { Objects } from './objects.js';
 import { Prefs } from './prefs.js';
 import { Statements } from './statements.js';
+import { Timeline } from './timeline.js';
 import { WriteQueue } from './writeQueue.js';
 
 export interface SqliteStoreOptions {
@@ -43,6 +44,7 @@ class SqliteStore implements Store {
   private readonly objects: Objects;
   private readonly prefs: Prefs;
   private readonly leases: Leases;
+  private readonly timelines: Timeline;
   private readonly writes: WriteQueue;
   private closed = false;
 
@@ -55,6 +57,7 @@ class SqliteStore implements Store {
     this.objects = new Objects(this.stmts);
     this.prefs = new Prefs(this.stmts);
     this.leases = new Leases(this.stmts);
+    this.timelines = new Timeline(this.stmts);
     this.writes = new WriteQueue(db, this.stmts, path, groupCommit);
   }
 
@@ -133,6 +136,18 @@ class SqliteStore implements Store {
 
   leaseCounts(from: number, to: number): Promise<Record<string, number>> {
     return this.read(() => this.leases.counts(from, to));
+  }
+
+  appendTimeline(entries: TimelineEntry[], keep: number): Promise<void> {
+    return this.writes.run(() => this.timelines.append(entries, keep));
+  }
+
+  timeline(machine: string, limit: number): Promise<TimelineEntry[]> {
+    return this.read(() => this.timelines.list(machine, limit));
+  }
+
+  deleteTimeline(machine: string): Promise<void> {
+    return this.writes.run(() => this.timelines.delete(machine));
   }
 
   checkIntegrity(): Promise<string> {

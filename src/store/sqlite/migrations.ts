@@ -87,6 +87,18 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'index lease states by expiry, for the reclaim search',
     sql: `CREATE INDEX leases_state_expiry ON leases (state, expires_at);`,
   },
+  {
+    version: 5,
+    description: 'per-machine boot timeline',
+    sql: `
+      CREATE TABLE timeline (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        machine TEXT NOT NULL,
+        entry TEXT NOT NULL
+      );
+      CREATE INDEX timeline_machine ON timeline (machine, id);
+    `,
+  },
 ];
 
 export function latestVersion(migrations: readonly Migration[]): number {
