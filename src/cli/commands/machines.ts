@@ -1,10 +1,11 @@
 /**
- * Machine-only verbs on top of the generic ones: `machines bootenv <key> <env>`.
+ * Machine-only verbs on top of the generic ones: `machines bootenv <key> <env>`, `machines timeline <key>`.
  */
 import type { Command } from 'commander';
 import { segment } from '../client.js';
 import { contextFor, type Io } from '../context.js';
 import { renderObject } from '../output.js';
+import { addTimelineCommand } from './timeline.js';
 
 export function addMachineCommands(group: Command, io: Io): void {
   group
@@ -26,4 +27,5 @@ Examples:
       const res = await ctx.client.request('POST', `machines/${segment(key)}/bootenv`, { body: { bootenv } });
       ctx.out(renderObject(res.body, ctx.format));
     });
+  addTimelineCommand(group, io);
 }
