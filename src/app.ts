@@ -13,6 +13,7 @@ import { Authenticator } from './auth/authenticate.js';
 import type { Services } from './core/services.js';
 import { installErrorHandling } from './api/errors.js';
 import { registerEvents } from './api/events.js';
+import { registerExplain } from './api/explain.js';
 import { type FilesOptions, registerFiles } from './api/files.js';
 import { type InfoSource, registerInfo } from './api/info.js';
 import { registerMachines } from './api/machines.js';
@@ -24,6 +25,7 @@ import { registerTimeline } from './api/timeline.js';
 import type { ApiContext } from './api/route.js';
 import { type LoadedSpec, createSpecAjv } from './api/spec.js';
 import { registerUsers } from './api/users.js';
+import type { ExplainTree } from './explain/explain.js';
 
 export const REDACT_PATHS = [
   'req.headers.authorization',
@@ -56,6 +58,8 @@ export interface AppOptions {
   plugins?: FastifyPluginAsync[];
   /** The boot layer's renderer behind GET /machines/{key}/render (absent: that route answers 503). */
   render?: MachineRenderer;
+  /** The boot tree behind GET /machines/{key}/explain (absent: that route answers 503). */
+  explain?: ExplainTree;
 }
 
 /**
@@ -109,6 +113,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   registerMachines(ctx);
   registerRender(ctx, opts.render);
   registerTimeline(ctx);
+  registerExplain(ctx, opts.explain);
   registerProfiles(ctx);
   registerSimpleCollections(ctx);
   registerPrefs(ctx);

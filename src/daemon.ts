@@ -18,6 +18,7 @@ import { type Config, packageRoot } from './config.js';
 import { loadRepoContent } from './core/content.js';
 import { type Services, createServices } from './core/services.js';
 import { FarrierError } from './errors.js';
+import type { ExplainTree } from './explain/explain.js';
 import { EventBus } from './events/bus.js';
 import type { Store } from './store/store.js';
 import { openSqliteStore } from './store/sqlite/index.js';
@@ -43,6 +44,8 @@ export interface DaemonLayers {
   httpPlugins?: FastifyPluginAsync[];
   loaders?: () => Record<string, unknown>;
   render?: MachineRenderer;
+  /** The boot tree for GET /machines/{key}/explain. */
+  explain?: ExplainTree;
   /** Called once HTTP listens, before the services start (e.g. to build what needs the real HTTP port). */
   listening?(ctx: DaemonContext): void;
   /** Called on close once the services have stopped, before the store closes (final writes). */
@@ -166,6 +169,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions = {}): Pro
       spec: loadSpec(packageRoot),
       plugins: [...(opts.httpPlugins ?? []), ...(layers.httpPlugins ?? [])],
       render: layers.render,
+      explain: layers.explain,
       files: { bootRoot: bootRoot(config) },
       info: {
         version,

@@ -25,6 +25,7 @@ export function protocolLayers(opts: ProtocolOptions = {}): (ctx: LayerContext) 
     return {
       httpPlugins: [metrics.plugin, async (app: FastifyInstance) => app.register(bootFilesPlugin, { tree: boot, publish: (e) => bus.publish(e) })],
       render: boot,
+      explain: boot,
       loaders: () => boot.info(),
       listening: (ctx) => void boot.start(ctx.httpPort),
       services: [tftpService(config, boot), dhcp],
