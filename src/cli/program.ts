@@ -14,6 +14,7 @@ import { addMachineCommands } from './commands/machines.js';
 import { addParamCommands } from './commands/params.js';
 import { prefsCommand } from './commands/prefs.js';
 import { renderCommand } from './commands/render.js';
+import { explainCommand } from './commands/explain.js';
 import { serveCommand } from './commands/serve.js';
 import { tokensCommand } from './commands/tokens.js';
 import type { Io } from './context.js';
@@ -85,6 +86,7 @@ export function buildProgram(io: Io): Command {
   program.addCommand(prefsCommand(io));
   program.addCommand(infoCommand(io));
   program.addCommand(renderCommand(io));
+  program.addCommand(explainCommand(io));
   program.addCommand(tokensCommand(io));
   program.addCommand(eventsCommand(io));
   program.addCommand(filesCommand(io));
