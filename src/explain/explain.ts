@@ -139,7 +139,10 @@ export async function explainBoot(services: Services, tree: ExplainTree, req: Ex
     const base: ExplainFile = { path, from, exists: false, ...(url ? { url } : {}) };
     let entry: TreeEntry;
     try {
-      entry = machine ? await tree.renderForMachine(machine.uuid, path, provisioner.origin) : await tree.lookup(path, client);
+      // renderForMachine reads a bare name as a file under machines/<uuid>/; loaders and other top-level
+      // files are looked up as any client asks for them.
+      const own = machine && (path.includes('/') || path.endsWith('.ipxe'));
+      entry = own ? await tree.renderForMachine(machine.uuid, path, provisioner.origin) : await tree.lookup(path, client);
     } catch (err) {
       if (!(err instanceof FarrierError) || err.code !== 'RENDER') throw err;
       problems.push(`render error in ${path}: ${err.message}`);

@@ -52,7 +52,9 @@ t.test('explain', async (t) => {
       { stage: 'firmware', sendBootOptions: true, file: 'undionly.kpxe', option60: 'PXEClient', reason: 'BIOS PXE: chain to iPXE' },
       { stage: 'ipxe', sendBootOptions: true, file: `http://127.0.0.1:${http}/boot.ipxe`, request: { userClass: 'iPXE' } },
     ], 'the firmware gets iPXE, iPXE gets the boot script');
-    t.match(r.loader, { path: 'undionly.kpxe', from: 'loader' });
+    const served = (await fetch(`${w.daemon.url}/undionly.kpxe`)).status === 200;
+    t.match(r.loader, { path: 'undionly.kpxe', from: 'loader', exists: served, ...(served ? { kind: 'file' } : {}) }, 'the loader exists exactly when the boot tree serves it');
+    t.equal(r.script?.text, (await api('GET', `/api/v1/machines/${m.uuid}/render?path=52-54-00-e8-00-01.ipxe`)).text, 'the script is what the render endpoint gives');
     t.match(r.script, { path: '52-54-00-e8-00-01.ipxe', exists: true, kind: 'rendered', text: new RegExp(`kernel http://127\\.0\\.0\\.1:${http}/expos/vmlinuz initrd=initrd.gz auto url=`) });
     const byPath = new Map(r.files.map((f) => [f.path, f]));
     t.match(byPath.get('expos/vmlinuz'), { exists: true, kind: 'file', size: 1000, from: 'script' }, 'the kernel exists');
