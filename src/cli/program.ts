@@ -15,6 +15,7 @@ import { addParamCommands } from './commands/params.js';
 import { prefsCommand } from './commands/prefs.js';
 import { renderCommand } from './commands/render.js';
 import { explainCommand } from './commands/explain.js';
+import { labCommand } from './commands/lab.js';
 import { serveCommand } from './commands/serve.js';
 import { tokensCommand } from './commands/tokens.js';
 import type { Io } from './context.js';
@@ -92,6 +93,7 @@ export function buildProgram(io: Io): Command {
   program.addCommand(filesCommand(io));
   program.addCommand(isosCommand(io));
   program.addCommand(serveCommand(io));
+  program.addCommand(labCommand(io));
   inheritSettings(program, io);
   return program;
 }

@@ -1,0 +1,46 @@
+/**
+ * `farrier lab up|down`: a private lab network with a Farrier instance on it (src/lab), for trying Farrier
+ * and booting VMs against it on a laptop. Linux, root.
+ */
+import { Command } from 'commander';
+import { contextFor, type Io } from '../context.js';
+import { renderObject } from '../output.js';
+import { labDown, labUp } from '../../lab/lab.js';
+
+const DEFAULT_STATE_DIR = '/run/farrier-lab';
+
+export function labCommand(io: Io): Command {
+  const group = new Command('lab').description('a private lab network (namespace + bridge + TAP) with Farrier on it (Linux, root)').usage('up|down [options]');
+  group.addHelpText(
+    'after',
+    `
+Nothing touches the host's interfaces: the bridge (10.77.0.1/24) and the TAP (tap0) for a VM live in a
+network namespace of their own, and Farrier serves DHCP, TFTP and HTTP there.
+
+Examples:
+  $ sudo farrier lab up
+  $ sudo ip netns exec <namespace> curl -u admin:<password> http://10.77.0.1:8091/api/v1/machines
+  $ sudo farrier lab down`,
+  );
+  group
+    .command('up')
+    .description('create the lab network, start Farrier on it, create subnet "lab" and machine "demo"')
+    .option('--state-dir <dir>', 'where the lab keeps its state, data dir and log', DEFAULT_STATE_DIR)
+    .option('--bootenv <name>', 'bootenv of the demo machine', 'local')
+    .action(async (opts: { stateDir: string; bootenv: string }, cmd: Command) => {
+      const ctx = contextFor(cmd, io);
+      const s = await labUp({ stateDir: opts.stateDir, bootenv: opts.bootenv });
+      const summary = { namespace: s.ns, bridge: `${s.bridge} ${s.address}`, tap: s.tap, api: s.url, user: 'admin', password: s.password, demoMac: s.demoMac, log: s.log, dataDir: s.dataDir };
+      ctx.out(renderObject(summary, ctx.format));
+      if (ctx.format === 'table') ctx.out(`\nReach the API from inside the lab: sudo ip netns exec ${s.ns} curl -u admin:${s.password} ${s.url}/api/v1/info\n`);
+    });
+  group
+    .command('down')
+    .description('stop the lab\'s processes (by PID) and delete its network namespace')
+    .option('--state-dir <dir>', 'the state dir given to `lab up`', DEFAULT_STATE_DIR)
+    .action(async (opts: { stateDir: string }, cmd: Command) => {
+      const ctx = contextFor(cmd, io);
+      ctx.out((await labDown({ stateDir: opts.stateDir })) ? 'lab stopped and removed\n' : 'no lab is up\n');
+    });
+  return group;
+}

@@ -1,0 +1,52 @@
+/**
+ * `farrier lab up` / `lab down` for real (root): the lab namespace with Farrier serving on its bridge, a DHCP
+ * client on a second namespace plugged into the lab bridge gets an address from the lab subnet, the demo
+ * machine exists, and `lab down` leaves no namespace and no process behind.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { labApi, labDown, readLabState } from '../../src/lab/lab.js';
+import { cli } from '../cli/helpers/live.js';
+import { requireRoot, requireTool, tempDir } from '../helpers/env.js';
+
+const run = promisify(execFile);
+const nowhere = { endpoint: 'http://127.0.0.1:9' };
+
+t.test('lab up serves DHCP on the lab bridge; lab down removes everything', async (t) => {
+  if (!requireRoot(t) || !requireTool(t, 'busybox') || !requireTool(t, 'curl')) return;
+  const stateDir = tempDir(t, 'flab-state-');
+  t.teardown(() => labDown({ stateDir }).catch(() => undefined));
+  const up = await cli(nowhere, ['lab', 'up', '--state-dir', stateDir, '-o', 'json'], {});
+  t.equal(up.code, 0, up.stderr);
+  const summary = JSON.parse(up.stdout) as { namespace: string; api: string; demoMac: string };
+  const state = readLabState(stateDir)!;
+  t.equal(state.ns, summary.namespace);
+  t.match((await run('ip', ['netns', 'list'])).stdout, summary.namespace, 'the lab namespace exists');
+  t.notMatch((await run('ip', ['link', 'show'])).stdout, /\b(br0|tap0):/, 'no lab interface in the host namespace');
+
+  const again = await cli(nowhere, ['lab', 'up', '--state-dir', stateDir]);
+  t.equal(again.code, 1, 'a second lab up is refused');
+  t.match(again.stderr, /already up/);
+
+  const demo = await labApi(state, 'GET', `/api/v1/machines/mac:${summary.demoMac}`);
+  t.match(demo, { status: 200, body: { name: 'demo', bootenv: 'local' } }, 'the demo machine was created');
+
+  // A DHCP client in its own namespace, on a veth whose other end is a port of the lab bridge.
+  const client = `flabc-${randomBytes(3).toString('hex')}-${process.pid}`;
+  await run('ip', ['netns', 'add', client]);
+  t.teardown(() => run('ip', ['netns', 'del', client]).catch(() => undefined));
+  await run('ip', ['-n', state.ns, 'link', 'add', 'vlab0', 'type', 'veth', 'peer', 'name', 'vcl0', 'netns', client]);
+  await run('ip', ['-n', state.ns, 'link', 'set', 'vlab0', 'master', state.bridge, 'up']);
+  await run('ip', ['-n', client, 'link', 'set', 'vcl0', 'up']);
+  const dhcp = await run('ip', ['netns', 'exec', client, 'busybox', 'udhcpc', '-i', 'vcl0', '-n', '-q', '-t', '10', '-T', '1', '-s', '/bin/true'], { timeout: 60_000 }).catch((e: { stdout?: string; stderr?: string }) => ({ stdout: e.stdout ?? '', stderr: e.stderr ?? '' }));
+  t.match(`${dhcp.stdout}${dhcp.stderr}`, /lease of 10\.77\.0\.1\d\d obtained/, 'the client got an address from the lab subnet');
+
+  const down = await cli(nowhere, ['lab', 'down', '--state-dir', stateDir]);
+  t.equal(down.code, 0, down.stderr);
+  t.equal(down.stdout, 'lab stopped and removed\n');
+  t.notMatch((await run('ip', ['netns', 'list'])).stdout, state.ns, 'no lab namespace left');
+  t.throws(() => process.kill(state.farrierPid, 0), 'the lab farrier has exited');
+  t.equal((await cli(nowhere, ['lab', 'down', '--state-dir', stateDir])).stdout, 'no lab is up\n');
+});
