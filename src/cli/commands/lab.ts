@@ -17,16 +17,19 @@ export function labCommand(io: Io): Command {
 Nothing touches the host's interfaces: the bridge (10.77.0.1/24) and the TAP (tap0) for a VM live in a
 network namespace of their own, and Farrier serves DHCP, TFTP and HTTP there.
 
+Run it as root.
+
 Examples:
-  $ sudo farrier lab up
-  $ sudo ip netns exec <namespace> curl -u admin:<password> http://10.77.0.1:8091/api/v1/machines
-  $ sudo farrier lab down`,
+  $ farrier lab up
+  $ farrier lab down
+  $ ip netns exec <namespace> curl -u admin:<password> http://10.77.0.1:8091/api/v1/machines`,
   );
   group
     .command('up')
     .description('create the lab network, start Farrier on it, create subnet "lab" and machine "demo"')
     .option('--state-dir <dir>', 'where the lab keeps its state, data dir and log', DEFAULT_STATE_DIR)
     .option('--bootenv <name>', 'bootenv of the demo machine', 'local')
+    .addHelpText('after', `\nExamples:\n  $ farrier lab up\n  $ farrier lab up --bootenv discovery -o json --state-dir /tmp/lab`)
     .action(async (opts: { stateDir: string; bootenv: string }, cmd: Command) => {
       const ctx = contextFor(cmd, io);
       const s = await labUp({ stateDir: opts.stateDir, bootenv: opts.bootenv });
@@ -38,6 +41,7 @@ Examples:
     .command('down')
     .description('stop the lab\'s processes (by PID) and delete its network namespace')
     .option('--state-dir <dir>', 'the state dir given to `lab up`', DEFAULT_STATE_DIR)
+    .addHelpText('after', `\nExamples:\n  $ farrier lab down\n  $ farrier lab down --state-dir /tmp/lab`)
     .action(async (opts: { stateDir: string }, cmd: Command) => {
       const ctx = contextFor(cmd, io);
       ctx.out((await labDown({ stateDir: opts.stateDir })) ? 'lab stopped and removed\n' : 'no lab is up\n');
