@@ -20,6 +20,8 @@ export interface LabState extends LabNetwork {
   dataDir: string;
   log: string;
   demoMac: string;
+  /** The VM of a running `lab boot`. */
+  qemuPid?: number;
 }
 
 export interface LabUpOptions {
@@ -33,6 +35,10 @@ const SERVER = '10.77.0.1';
 const DEMO_MAC = '52:54:00:fa:b0:01';
 const stateFile = (dir: string): string => join(dir, 'lab.json');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export function writeLabState(stateDir: string, state: LabState): void {
+  writeFileSync(stateFile(stateDir), JSON.stringify(state, null, 2), { mode: 0o600 });
+}
 
 export function readLabState(stateDir: string): LabState | undefined {
   const f = stateFile(stateDir);
@@ -84,7 +90,7 @@ export async function labUp(opts: LabUpOptions): Promise<LabState> {
   closeSync(fd);
   child.unref();
   const state: LabState = { ...net, farrierPid: child.pid ?? 0, url: `http://${SERVER}:8091`, password, dataDir, log, demoMac: DEMO_MAC };
-  writeFileSync(stateFile(opts.stateDir), JSON.stringify(state, null, 2), { mode: 0o600 });
+  writeLabState(opts.stateDir, state);
   try {
     let info: { status: number; body: unknown } | undefined;
     for (let i = 0; i < 600 && info?.status !== 200; i++) {
@@ -126,6 +132,7 @@ export async function labDown(opts: { stateDir: string }): Promise<boolean> {
   requireRoot();
   const state = readLabState(opts.stateDir);
   if (!state) return false;
+  if (state.qemuPid) await stopPid(state.qemuPid);
   await stopPid(state.farrierPid);
   if (await netnsExists(state.ns)) {
     for (const pid of await netnsPids(state.ns)) await stopPid(pid);

@@ -1,14 +1,19 @@
 /**
  * `farrier lab up` / `lab down` for real (root): the lab namespace with Farrier serving on its bridge, a DHCP
  * client on a second namespace plugged into the lab bridge gets an address from the lab subnet, the demo
- * machine exists, and `lab down` leaves no namespace and no process behind.
+ * machine exists, and `lab down` leaves no namespace and no process behind. `lab boot` boots a QEMU VM into
+ * the e2e busybox image until its marker line, with the console and the machine's timeline streamed.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { labApi, labDown, readLabState } from '../../src/lab/lab.js';
 import { cli } from '../cli/helpers/live.js';
+import { buildTestInitramfs } from '../e2e/lib/initramfs.js';
+import { requireBootLab } from '../e2e/lib/bootLab.js';
 import { requireRoot, requireTool, tempDir } from '../helpers/env.js';
 
 const run = promisify(execFile);
@@ -49,4 +54,34 @@ t.test('lab up serves DHCP on the lab bridge; lab down removes everything', asyn
   t.notMatch((await run('ip', ['netns', 'list'])).stdout, state.ns, 'no lab namespace left');
   t.throws(() => process.kill(state.farrierPid, 0), 'the lab farrier has exited');
   t.equal((await cli(nowhere, ['lab', 'down', '--state-dir', stateDir])).stdout, 'no lab is up\n');
+});
+
+t.test('lab boot network-boots a BIOS VM into the e2e-busybox bootenv, streaming console and timeline', async (t) => {
+  if (!requireRoot(t) || !requireTool(t, 'curl') || !requireBootLab(t)) return;
+  const img = await buildTestInitramfs();
+  const stateDir = tempDir(t, 'flab-state-');
+  t.teardown(() => labDown({ stateDir }).catch(() => undefined));
+  // The shipped e2e-busybox bootenv names e2e/vmlinuz and e2e/initramfs.gz under the boot root.
+  mkdirSync(join(stateDir, 'data', 'files', 'e2e'), { recursive: true });
+  copyFileSync(img.kernel, join(stateDir, 'data', 'files', 'e2e', 'vmlinuz'));
+  copyFileSync(img.path, join(stateDir, 'data', 'files', 'e2e', 'initramfs.gz'));
+  const up = await cli(nowhere, ['lab', 'up', '--state-dir', stateDir, '-o', 'json']);
+  t.equal(up.code, 0, up.stderr);
+  const state = readLabState(stateDir)!;
+  // The bootenv's required params come with the machine, so the demo machine is recreated with them.
+  t.equal((await labApi(state, 'DELETE', `/api/v1/machines/mac:${state.demoMac}`)).status, 200);
+  const demo = await labApi(state, 'POST', '/api/v1/machines', { name: 'demo', macs: [state.demoMac], bootenv: 'e2e-busybox', params: { 'e2e/nonce': 'lab', 'e2e/secret-word': 'lab' } });
+  t.equal(demo.status, 201, JSON.stringify(demo.body));
+
+  const boot = await cli(nowhere, ['lab', 'boot', '--state-dir', stateDir, '--until', 'FARRIER-E2E-DONE', '--timeout', '400']);
+  t.equal(boot.code, 0, `${boot.stderr}\n${boot.stdout.slice(-3000)}`);
+  t.match(boot.stdout, /FARRIER-E2E: lease ip=10\.77\.0\.1\d\d/, 'the VM console is streamed: the initramfs got its lease');
+  t.match(boot.stdout, /FARRIER-E2E-DONE rc=0/, '… and ran the machine script');
+  t.match(boot.stdout, /\[timeline\] dhcp: DHCP discover: /, 'the machine timeline is streamed: DHCP');
+  t.match(boot.stdout, /\[timeline\] http: HTTP GET \/e2e\/vmlinuz: 200/, '… and the kernel fetch');
+  t.match(boot.stdout, /\n\[lab\] matched\n$/);
+  t.equal(readLabState(stateDir)?.qemuPid, undefined, 'QEMU stopped and forgotten');
+
+  t.equal((await cli(nowhere, ['lab', 'down', '--state-dir', stateDir])).code, 0);
+  t.notMatch((await run('ip', ['netns', 'list'])).stdout, state.ns, 'no lab namespace left');
 });
