@@ -159,7 +159,9 @@ export async function explainBoot(services: Services, tree: ExplainTree, req: Ex
     if (url.includes('${')) return undefined; // an iPXE variable: known only on the machine
     try {
       const u = new URL(url.replace(/[),.;]+$/, ''));
-      return u.origin === provisioner.origin ? decodeURIComponent(u.pathname.replace(/^\/+/, '')) : undefined;
+      const path = decodeURIComponent(u.pathname.replace(/^\/+/, ''));
+      // API calls in a script (callbacks, bootenv changes) are not boot files.
+      return u.origin === provisioner.origin && !path.startsWith('api/') ? path : undefined;
     } catch {
       return undefined;
     }

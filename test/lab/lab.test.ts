@@ -73,6 +73,8 @@ t.test('lab boot network-boots a BIOS VM into the e2e-busybox bootenv, streaming
   const demo = await labApi(state, 'POST', '/api/v1/machines', { name: 'demo', macs: [state.demoMac], bootenv: 'e2e-busybox', params: { 'e2e/nonce': 'lab', 'e2e/secret-word': 'lab' } });
   t.equal(demo.status, 201, JSON.stringify(demo.body));
 
+  const report = (await labApi(state, 'GET', `/api/v1/machines/mac:${state.demoMac}/explain?arch=bios`)).body as { problems: string[]; loader: { path: string }; script: { path: string }; files: { path: string; exists: boolean }[] };
+  t.same(report.problems, [], 'explain finds no problem before the boot');
   const boot = await cli(nowhere, ['lab', 'boot', '--state-dir', stateDir, '--until', 'FARRIER-E2E-DONE', '--timeout', '400']);
   t.equal(boot.code, 0, `${boot.stderr}\n${boot.stdout.slice(-3000)}`);
   t.match(boot.stdout, /FARRIER-E2E: lease ip=10\.77\.0\.1\d\d/, 'the VM console is streamed: the initramfs got its lease');
@@ -81,6 +83,12 @@ t.test('lab boot network-boots a BIOS VM into the e2e-busybox bootenv, streaming
   t.match(boot.stdout, /\[timeline\] http: HTTP GET \/e2e\/vmlinuz: 200/, '… and the kernel fetch');
   t.match(boot.stdout, /\n\[lab\] matched\n$/);
   t.equal(readLabState(stateDir)?.qemuPid, undefined, 'QEMU stopped and forgotten');
+
+  // explain, asked before the boot, named every file the real boot then fetched from Farrier.
+  const timeline = (await labApi(state, 'GET', `/api/v1/machines/mac:${state.demoMac}/timeline`)).body as { kind: string; detail: { path?: string; file?: string } }[];
+  const fetched = new Set(timeline.filter((e) => e.kind === 'http' || e.kind === 'tftp').map((e) => String(e.detail.path ?? e.detail.file).replace(/^\//, '')));
+  const explained = new Set([report.loader.path, 'boot.ipxe', report.script.path, ...report.files.filter((f) => f.exists).map((f) => f.path)]);
+  t.same([...fetched].filter((p) => !explained.has(p)), [], `every fetched file was explained (fetched: ${[...fetched].join(', ')})`);
 
   t.equal((await cli(nowhere, ['lab', 'down', '--state-dir', stateDir])).code, 0);
   t.notMatch((await run('ip', ['netns', 'list'])).stdout, state.ns, 'no lab namespace left');
