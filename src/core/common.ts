@@ -27,6 +27,25 @@ export const isVersionConflict = (err: unknown): boolean =>
 const MAX_ATTEMPTS = 8;
 
 /**
+ * Writers in this process queue per object, so a burst of edits to one machine (e.g. 20 `PUT params/k`
+ * at once) does not burn through the retry budget on conflicts it could never win. The version retry
+ * below still covers writers in other processes (CLI against the DB, a future shared PostgreSQL).
+ */
+const writeQueues = new Map<string, Promise<unknown>>();
+
+async function serialised<R>(id: string, work: () => Promise<R>): Promise<R> {
+  const previous = writeQueues.get(id) ?? Promise.resolve();
+  const run = previous.then(work, work);
+  const tail = run.catch(() => undefined);
+  writeQueues.set(id, tail);
+  try {
+    return await run;
+  } finally {
+    if (writeQueues.get(id) === tail) writeQueues.delete(id);
+  }
+}
+
+/**
  * get → mutate → put(expectVersion). When another writer got in between, re-read and mutate again, so no
  * update is lost; `mutate` must therefore be a pure function of the current object. A caller-supplied
  * `expectVersion` (the client's own optimistic check) is never retried: it fails with 409.
@@ -37,6 +56,16 @@ export async function updateObject<T extends object>(
   key: string,
   mutate: (current: Stored<T>) => Promise<Unstored<T>> | Unstored<T>,
   clientVersion?: number,
+): Promise<{ before: Stored<T>; after: Stored<T> }> {
+  return serialised(`${kind}\u0000${key}`, () => readModifyWrite(store, kind, key, mutate, clientVersion));
+}
+
+async function readModifyWrite<T extends object>(
+  store: Store,
+  kind: Kind,
+  key: string,
+  mutate: (current: Stored<T>) => Promise<Unstored<T>> | Unstored<T>,
+  clientVersion: number | undefined,
 ): Promise<{ before: Stored<T>; after: Stored<T> }> {
   for (let attempt = 1; ; attempt++) {
     const before = await store.get<T>(kind, key);
