@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { repoRoot } from '../api/harness.js';
+import { builtCli } from '../cli/helpers/built.js';
 import { requireRoot, requireTool, tempDir } from '../helpers/env.js';
 import { freeUdpPort } from './helpers.js';
 
@@ -24,7 +25,7 @@ async function freeTcpPort(): Promise<number> {
 }
 
 t.test('node dist/cli/main.js serve runs DHCP, TFTP and HTTP boot files beside the API', async (t) => {
-  await run('npm', ['run', 'build'], { cwd: repoRoot });
+  builtCli();
   const dataDir = tempDir(t, 'fwire-serve-');
   const [httpPort, tftpPort, dhcpPort, proxyPort] = [await freeTcpPort(), await freeUdpPort(), await freeUdpPort(), await freeUdpPort()];
   const child = spawn(
@@ -69,7 +70,7 @@ t.test('node dist/cli/main.js serve runs DHCP, TFTP and HTTP boot files beside t
 t.test('as an unprivileged user, DHCP 67 and TFTP 69 are reported with the remedy and HTTP keeps serving', async (t) => {
   // Needs root to drop to "nobody" (uid 65534), to whom the privileged-port rule applies.
   if (!requireRoot(t) || !requireTool(t, 'setpriv')) return;
-  await run('npm', ['run', 'build'], { cwd: repoRoot });
+  builtCli();
   const dir = tempDir(t, 'fwire-nobody-');
   chmodSync(dir, 0o777);
   const httpPort = await freeTcpPort();
