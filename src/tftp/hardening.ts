@@ -5,7 +5,11 @@
  *  T2 packets from any address/port were accepted by a transfer, so a foreign ERROR could abort it;
  *  T3 a duplicate ACK of the previous window re-sent the window and advanced it (ACK storm, stalled transfer);
  *  T4 an ACK while no window was outstanding called a null callback ("cb is not a function" sent to the client).
+ *  T6 while a window wraps past block 65535 every ACK number passes the package's range check, and an ACK for a
+ *     block not in the window emptied the window and then read past it (TypeError thrown from the socket
+ *     handler: the process died);
  * T5 (a request nobody answers never times out) is handled by the watchdog in server.ts.
+ * Datagrams dropped by T1/T2 are reported through the request's `onDropped` hook, when the server set one.
  */
 import { requireTftp } from './vendor.js';
 
@@ -17,11 +21,13 @@ interface IncomingRequestProto {
 interface IncomingRequestThis {
   _address: string;
   _port: number;
+  onDropped?: () => void;
 }
 interface WindowState {
   _cb: (() => void) | null;
   _mayRollover: boolean;
   _start: number;
+  _blocks: { block: number }[];
 }
 interface ServerWriterProto {
   _onAck(this: { _window: WindowState | null }, ack: { block: number }): unknown;
@@ -42,8 +48,10 @@ export function applyTftpHardening(): void {
   IncomingRequest.prototype._initSocket = function (socket, onMessage) {
     const request = this;
     return initSocket.call(this, socket, function (this: unknown, msg, rinfo) {
-      if (msg.length < 4) return; // T1
-      if (rinfo && (rinfo.address !== request._address || rinfo.port !== request._port)) return; // T2
+      if (msg.length < 4 || (rinfo && (rinfo.address !== request._address || rinfo.port !== request._port))) {
+        request.onDropped?.(); // T1, T2
+        return;
+      }
       return onMessage.call(this, msg, rinfo);
     });
   };
@@ -52,7 +60,9 @@ export function applyTftpHardening(): void {
   ServerWriter.prototype._onAck = function (ack) {
     const w = this._window;
     if (!w || !w._cb) return; // T4: nothing outstanding to acknowledge
-    if (!w._mayRollover && ack.block === ((w._start - 1) & 0xffff)) return; // T3: duplicate; the timer retransmits
+    const previous = (w._start - 1) & 0xffff;
+    if (!w._mayRollover && ack.block === previous) return; // T3: duplicate; the timer retransmits
+    if (ack.block !== previous && !w._blocks.some((b) => b.block === ack.block)) return; // T6: not in this window
     return onAck.call(this, ack);
   };
 }

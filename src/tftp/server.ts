@@ -4,9 +4,11 @@
  * reported once through onTransfer and counted; a watchdog frees transfers that stop making progress.
  */
 import { tmpdir } from 'node:os';
+import type { RemoteInfo } from 'node:dgram';
 import { createReadStream } from 'node:fs';
 import { Transform, type TransformCallback } from 'node:stream';
 import { FarrierError } from '../errors.js';
+import { RequestGate, type GateCounters } from './gate.js';
 import { applyTftpHardening } from './hardening.js';
 import { normaliseTftpPath } from './paths.js';
 import type { BootTree, BootTreeEntry, TftpClient } from './ports.js';
@@ -51,11 +53,15 @@ export interface TftpServerConfig {
   retries?: number;
   /** A transfer that moves no data for this long is aborted and freed. */
   stallTimeoutMs?: number;
+  /** Transfers in flight, all clients together (default 1000); further RRQs are dropped until one ends. */
+  maxTransfers?: number;
+  /** Transfers in flight from one IP address (default 64). */
+  maxTransfersPerClient?: number;
   logger?: TftpLogger;
   onTransfer?: (event: TransferEvent) => void;
 }
 
-export interface TftpCounters {
+export interface TftpCounters extends GateCounters {
   requests: number;
   complete: number;
   /** Not in the tree: routine, firmware probes several names (pxelinux.cfg/01-<mac>, <HEXIP>, default …). */
@@ -64,6 +70,8 @@ export interface TftpCounters {
   failed: number;
   bytesSent: number;
   active: number;
+  /** Datagrams on transfer ports ignored: shorter than 4 bytes, or from another address/port than the client's. */
+  strays: number;
 }
 
 export interface TftpServer {
@@ -112,9 +120,8 @@ export async function startTftpServer(config: TftpServerConfig): Promise<TftpSer
   const timeoutMs = config.timeoutMs ?? 1000;
   const retries = config.retries ?? 5;
   const stallTimeoutMs = config.stallTimeoutMs ?? Math.max(10_000, timeoutMs * (retries + 2));
-  const counters: TftpCounters = { requests: 0, complete: 0, missing: 0, failed: 0, bytesSent: 0, active: 0 };
-  /** Transfers in flight by client TID + file: a retransmitted RRQ must not start a second transfer. */
-  const inFlight = new Set<string>();
+  const counters = { requests: 0, complete: 0, missing: 0, failed: 0, bytesSent: 0, active: 0, strays: 0 };
+  const gate = new RequestGate({ maxTransfers: config.maxTransfers ?? 1000, maxTransfersPerClient: config.maxTransfersPerClient ?? 64 });
   /** Abort handles of the transfers in flight (close() ends the stragglers after the grace period). */
   const running = new Set<(message: string) => void>();
   /** Resolved by the last transfer to end while close() waits. */
@@ -123,16 +130,11 @@ export async function startTftpServer(config: TftpServerConfig): Promise<TftpSer
   const handle = (req: TftpRequest, res: TftpResponse): void => {
     const started = Date.now();
     const client: TftpClient = { address: req.stats.remoteAddress, port: req.stats.remotePort };
-    const key = `${client.address}:${client.port}:${req.file}`;
     // the package emits 'error' for client ERRORs and its own give-up; unhandled, it would crash the process
     let clientError: string | undefined;
     req.on('error', (err: Error) => (clientError = err.message));
-    if (inFlight.has(key)) {
-      // silently: nothing was sent on this request's port yet, and the original transfer answers the client
-      req.close();
-      return;
-    }
-    inFlight.add(key);
+    gate.started(client);
+    req._ps._writer.onDropped = () => counters.strays++;
     counters.requests++;
     counters.active++;
 
@@ -165,7 +167,7 @@ export async function startTftpServer(config: TftpServerConfig): Promise<TftpSer
       setImmediate(() => {
         clearInterval(watchdog);
         running.delete(abortHandle);
-        inFlight.delete(key);
+        gate.ended(client);
         counters.active--;
         const bytes = counter?.bytes ?? 0;
         counters.bytesSent += bytes;
@@ -259,6 +261,15 @@ export async function startTftpServer(config: TftpServerConfig): Promise<TftpSer
   );
   // the package maps port 0 to 69; binding reads this property, so restore the caller's choice
   srv.port = config.port;
+  // the gate sees every datagram on the listening port before the package does
+  const listener = srv._socket;
+  const packageOnMessage = listener.listeners('message')[0] as (msg: Buffer, rinfo: RemoteInfo) => void;
+  listener.removeAllListeners('message');
+  listener.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
+    const verdict = gate.admit(msg, rinfo);
+    if (verdict.kind === 'admit') packageOnMessage.call(listener, msg, rinfo);
+    else if (verdict.kind === 'reply') listener.send(verdict.packet, rinfo.port, rinfo.address);
+  });
 
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => reject(bindError(err, config.host, config.port));
@@ -270,14 +281,14 @@ export async function startTftpServer(config: TftpServerConfig): Promise<TftpSer
     srv.listen();
   });
   srv.on('error', (err: Error) => log.warn({ err: err.message }, 'tftp server socket error'));
-  const port = srv._socket.address().port;
+  const port = listener.address().port;
   log.info({ host: config.host, port }, 'tftp listening');
 
   let closed: Promise<void> | undefined;
   return {
     host: config.host,
     port,
-    counters: () => ({ ...counters }),
+    counters: () => ({ ...counters, ...gate.counters }),
     close: (graceMs = 0) =>
       (closed ??= (async () => {
         await new Promise<void>((resolve) => {

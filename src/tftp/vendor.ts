@@ -3,6 +3,7 @@
  * Loaded with createRequire so hardening.ts patches the very module instances the server uses.
  */
 import { createRequire } from 'node:module';
+import type { Socket } from 'node:dgram';
 import type { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 
@@ -26,6 +27,8 @@ export interface TftpRequest extends Readable {
   stats: TftpTransferStats;
   abort(message?: string): void;
   close(): void;
+  /** The response stream and its protocol writer (the transfer's socket); hardening.ts calls onDropped. */
+  _ps: { _writer: { onDropped?: () => void } };
 }
 
 /** The response side of a GET: setSize() must be called once, then exactly that many bytes written. */
@@ -39,8 +42,8 @@ export interface TftpPackageServer extends EventEmitter {
   port: number;
   listen(): void;
   close(): void;
-  /** The package's main socket: the only way to learn the port actually bound. */
-  _socket: { address(): { address: string; port: number } };
+  /** The package's listening socket: the port actually bound, and where RequestGate intercepts datagrams. */
+  _socket: Socket;
 }
 
 export interface TftpServerOptions {
