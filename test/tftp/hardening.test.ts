@@ -151,3 +151,22 @@ t.test('T5: a request the tree never answers is aborted by the watchdog and free
   t.equal(events.length, 1);
   t.equal(events[0]?.outcome, 'stalled');
 });
+
+t.test('T6: an ACK for a block outside a window that wraps past 65535 is ignored, not a crash', async (t) => {
+  // 512-byte blocks: block numbers wrap after 32 MiB; windowsize 4 makes a window span 65533..0
+  const file = randomBytes(65536 * 512 + 1000);
+  const srv = await serveDir(t, { 'wrap.bin': file });
+  let injected = 0;
+  const r = await rawGet({
+    host: '127.0.0.1', port: srv.port, file: 'wrap.bin', blksize: 512, windowsize: 4,
+    onBlock: (block, _serverPort, sendFromClient) => {
+      if (block === 65534 || block === 0) {
+        injected++;
+        sendFromClient(ack(12345));
+      }
+    },
+  });
+  t.equal(injected, 2, 'bogus ACKs sent from the client port while the window wrapped');
+  t.notOk(r.error, 'no TFTP error');
+  t.equal(sha(r.data), sha(file), 'file arrived intact across the wrap');
+});

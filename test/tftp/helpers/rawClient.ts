@@ -13,8 +13,8 @@ export interface RawGetOptions {
   tsize?: boolean;
   /** Send every ACK twice (a client that re-ACKs: triggers the duplicate-ACK storm in stock tftp). */
   duplicateAcks?: boolean;
-  /** Called once per new DATA block, with the server's transfer port. */
-  onBlock?: (block: number, serverPort: number) => void | Promise<void>;
+  /** Called once per new DATA block, with the server's transfer port and a way to send from the client's own port. */
+  onBlock?: (block: number, serverPort: number, sendFromClient: (payload: Buffer) => void) => void | Promise<void>;
   /** Give up when nothing arrives for this long (after resending the last packet twice). */
   idleMs?: number;
   /** Resend the RRQ this many extra times, from the same port, before any answer (a client retrying). */
@@ -136,7 +136,7 @@ export async function rawGet(opts: RawGetOptions): Promise<RawGetResult> {
             send(ack(block));
           }
         };
-        const hook = opts.onBlock?.(block, serverPort);
+        const hook = opts.onBlock?.(block, serverPort, (payload) => sock.send(payload, serverPort, opts.host));
         if (hook instanceof Promise) void hook.then(proceed);
         else proceed();
       }
