@@ -56,7 +56,7 @@ t.test('lab up serves DHCP on the lab bridge; lab down removes everything', asyn
   t.equal((await cli(nowhere, ['lab', 'down', '--state-dir', stateDir])).stdout, 'no lab is up\n');
 });
 
-t.test('lab boot network-boots a BIOS VM into the e2e-busybox bootenv, streaming console and timeline', async (t) => {
+t.test('lab boot network-boots a BIOS and then a UEFI VM into the e2e-busybox bootenv, streaming console and timeline', async (t) => {
   if (!requireRoot(t) || !requireTool(t, 'curl') || !requireBootLab(t)) return;
   const img = await buildTestInitramfs();
   const stateDir = tempDir(t, 'flab-state-');
@@ -89,6 +89,16 @@ t.test('lab boot network-boots a BIOS VM into the e2e-busybox bootenv, streaming
   const fetched = new Set(timeline.filter((e) => e.kind === 'http' || e.kind === 'tftp').map((e) => String(e.detail.path ?? e.detail.file).replace(/^\//, '')));
   const explained = new Set([report.loader.path, 'boot.ipxe', report.script.path, ...report.files.filter((f) => f.exists).map((f) => f.path)]);
   t.same([...fetched].filter((p) => !explained.has(p)), [], `every fetched file was explained (fetched: ${[...fetched].join(', ')})`);
+
+  // The same machine again, now with UEFI firmware (OVMF).
+  t.equal((await labApi(state, 'POST', `/api/v1/machines/mac:${state.demoMac}/bootenv`, { bootenv: 'e2e-busybox' })).status, 200);
+  const uefi = await cli(nowhere, ['lab', 'boot', '--uefi', '--state-dir', stateDir, '--until', 'FARRIER-E2E-DONE', '--timeout', '400']);
+  t.equal(uefi.code, 0, `${uefi.stderr}\n${uefi.stdout.slice(-3000)}`);
+  t.match(uefi.stdout, /booting a UEFI VM/);
+  t.match(uefi.stdout, /FARRIER-E2E-DONE rc=0/, 'the UEFI VM ran the machine script too');
+  // OVMF runs the NIC's own iPXE EFI ROM (QEMU ships one per NIC model), so no loader comes over TFTP.
+  t.match(uefi.stdout, /iPXE .*\n.*Features: .*\bEFI\b/, 'the firmware is UEFI: iPXE runs as an EFI driver');
+  t.match(uefi.stdout, /\[timeline\] http: HTTP GET \/e2e\/vmlinuz: 200/, 'its timeline shows the kernel fetch');
 
   t.equal((await cli(nowhere, ['lab', 'down', '--state-dir', stateDir])).code, 0);
   t.notMatch((await run('ip', ['netns', 'list'])).stdout, state.ns, 'no lab namespace left');
