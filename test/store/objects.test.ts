@@ -229,3 +229,22 @@ t.test('prefs merge, null removes, values keep their JSON type', async (t) => {
   });
   t.same(await store.getPrefs(), { autoRegister: true, defaultBootEnv: 'discovery', o: { a: [1] } });
 });
+
+t.test('machines and reservations are found by address, and only by their current one', async (t) => {
+  const { store } = await tempStore(t);
+  for (let i = 1; i <= 50; i++) {
+    await store.put<Machine>('machines', `u${i}`, machine(`u${i}`, `m${i}`, [`aa:00:00:00:01:${i.toString(16).padStart(2, '0')}`], { address: `10.0.1.${i}` }), { mode: 'create' });
+  }
+  const byAddress = async (kind: 'machines' | 'reservations', address: string) =>
+    (await store.list<{ uuid?: string; mac?: string }>(kind, { filters: [{ path: ['address'], value: address }] })).items;
+  t.same((await byAddress('machines', '10.0.1.7')).map((m) => m.uuid), ['u7'], 'the one machine holding the address');
+  t.same(await byAddress('machines', '10.0.1.99'), [], 'an address nobody holds');
+  const cur = await store.get<Machine>('machines', 'u7');
+  await store.put<Machine>('machines', 'u7', { ...machine('u7', 'm7', cur!.macs), address: '10.0.2.7' }, { mode: 'replace' });
+  t.same(await byAddress('machines', '10.0.1.7'), [], 'the old address no longer finds it');
+  t.same((await byAddress('machines', '10.0.2.7')).map((m) => m.uuid), ['u7'], 'the new one does');
+  t.equal((await store.findOne<Machine>('machines', [{ path: ['address'], value: '10.0.1.8' }, { path: ['name'], value: 'm8' }]))?.uuid, 'u8',
+    'with another filter too');
+  await store.put<Reservation>('reservations', '10.0.3.1', { address: '10.0.3.1', mac: 'cc:00:00:00:00:01', options: [], nextServer: null, description: '' }, { mode: 'create' });
+  t.same((await byAddress('reservations', '10.0.3.1')).map((r) => r.mac), ['cc:00:00:00:00:01'], 'a reservation by its address');
+});

@@ -99,6 +99,11 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX timeline_machine ON timeline (machine, id);
     `,
   },
+  {
+    version: 6,
+    description: 'index object addresses: machine by client address on every bound lease and boot-file transfer',
+    sql: `CREATE INDEX objects_address ON objects (kind, json_extract(body, '$.address'));`,
+  },
 ];
 
 export function latestVersion(migrations: readonly Migration[]): number {

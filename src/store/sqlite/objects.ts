@@ -56,6 +56,14 @@ function isUniqueLookup(kind: Kind, filter: Filter): boolean {
     typeof filter.value === 'string' && filter.value !== '';
 }
 
+/** Kinds whose scalar `address` is indexed (migration 6): machines are found by client address per transfer. */
+const ADDRESS_INDEXED: ReadonlySet<Kind> = new Set<Kind>(['machines', 'reservations']);
+
+function isAddressLookup(kind: Kind, filter: Filter): boolean {
+  return ADDRESS_INDEXED.has(kind) && filter.path.length === 1 && filter.path[0] === 'address' &&
+    typeof filter.value === 'string' && filter.value !== '';
+}
+
 export class Objects {
   constructor(private readonly stmts: Statements) {}
 
@@ -81,6 +89,10 @@ export class Objects {
       if (isUniqueLookup(kind, f)) {
         conditions.push('key IN (SELECT key FROM unique_values WHERE kind = ? AND field = ? AND value = ?)');
         params.push(kind, f.path[0], f.value as string);
+      } else if (isAddressLookup(kind, f)) {
+        // Same idea through the expression index; the literal path must match the index's expression.
+        conditions.push(`key IN (SELECT key FROM objects WHERE kind = ? AND json_extract(body, '$.address') = ?)`);
+        params.push(kind, f.value as string);
       }
       conditions.push(filterCondition('body'));
       params.push(...filterParams(f));
