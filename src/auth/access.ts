@@ -14,6 +14,12 @@ export interface RouteAccess {
   anyUser?: boolean;
 }
 
+/**
+ * POST /tokens takes the password only (the spec's `security: basicAuth`): a token that could mint its own
+ * successor would outlive its expiry for as long as someone holding it kept renewing it.
+ */
+export const needsPassword = (route: RouteAccess): boolean => route.method === 'POST' && route.path === '/tokens';
+
 export type Decision = { allow: true; ownMachineKey?: string } | { allow: false; reason: string };
 
 export function decide(p: Principal, route: RouteAccess, params: Record<string, string>): Decision {

@@ -7,7 +7,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Services } from '../core/services.js';
 import type { Principal } from '../core/tokens.js';
 import { FarrierError } from '../errors.js';
-import { type RouteAccess, decide } from './access.js';
+import { type RouteAccess, decide, needsPassword } from './access.js';
 import { PasswordThrottle } from './rateLimit.js';
 
 const unauthorized = (message: string): FarrierError => new FarrierError('UNAUTHORIZED', message);
@@ -43,7 +43,7 @@ export class Authenticator {
         throw unauthorized('wrong user name or password');
       }
       this.throttle.succeed(name, req.ip);
-      return { kind: 'user', name: user.name, role: user.role };
+      return { kind: 'user', name: user.name, role: user.role, via: 'password' };
     }
     throw unauthorized('unsupported Authorization scheme: use Basic or Bearer');
   }
@@ -53,6 +53,9 @@ export class Authenticator {
     const p = await this.principalOf(req);
     const d = decide(p, route, req.params as Record<string, string>);
     if (!d.allow) throw new FarrierError('FORBIDDEN', d.reason);
+    if (needsPassword(route) && p.kind === 'user' && p.via !== 'password') {
+      throw unauthorized(`${route.method} /api/v1${route.path} takes Basic credentials (user and password) only`);
+    }
     if (p.kind === 'machine' && d.ownMachineKey !== undefined) {
       const m = await this.services.machines.findRaw(d.ownMachineKey);
       if (!m || m.uuid !== p.uuid) throw new FarrierError('FORBIDDEN', 'a machine token may only act on its own machine');

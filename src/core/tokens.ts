@@ -14,7 +14,8 @@ export interface IssuedToken {
 
 /** Who a verified credential belongs to. */
 export type Principal =
-  | { kind: 'user'; name: string; role: Role }
+  /** `via`: how the user proved who they are (a password, or a token minted from one). */
+  | { kind: 'user'; name: string; role: Role; via: 'password' | 'token' }
   | { kind: 'machine'; uuid: string };
 
 export class TokenService {
@@ -46,7 +47,7 @@ export class TokenService {
     if (claims.scope === 'user') {
       const u = await this.store.get<User>('users', claims.sub);
       if (!u || !sameString(String(u.tokenGen ?? 0), claims.gen)) return undefined;
-      return { kind: 'user', name: u.name, role: u.role };
+      return { kind: 'user', name: u.name, role: u.role, via: 'token' };
     }
     const m = await this.store.get<Machine>('machines', claims.sub);
     if (!m?.tokenSecret || !sameString(secretFingerprint(m.tokenSecret), claims.gen)) return undefined;

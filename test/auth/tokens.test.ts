@@ -55,7 +55,7 @@ t.test('throttle per user and address', async (t) => {
 });
 
 t.test('access decisions', async (t) => {
-  const user = (role: 'admin' | 'operator' | 'readonly') => ({ kind: 'user' as const, name: 'u', role });
+  const user = (role: 'admin' | 'operator' | 'readonly') => ({ kind: 'user' as const, name: 'u', role, via: 'token' as const });
   const machine = { kind: 'machine' as const, uuid: 'm1' };
   t.match(decide(user('readonly'), { path: '/machines', method: 'GET' }, {}), { allow: true });
   t.match(decide(user('readonly'), { path: '/machines', method: 'POST' }, {}), { allow: false });
