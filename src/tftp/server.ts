@@ -5,7 +5,7 @@
  */
 import { tmpdir } from 'node:os';
 import type { RemoteInfo } from 'node:dgram';
-import { createReadStream } from 'node:fs';
+import { createReadStream, type ReadStream } from 'node:fs';
 import { Transform, type TransformCallback } from 'node:stream';
 import { FarrierError } from '../errors.js';
 import { RequestGate, type GateCounters } from './gate.js';
@@ -141,6 +141,8 @@ export async function startTftpServer(config: TftpServerConfig): Promise<TftpSer
     let path: string | undefined;
     let size: number | undefined;
     let counter: ProgressCounter | undefined;
+    /** The file being read: an aborted transfer must close it, or every abandoned transfer leaks a descriptor. */
+    let file: ReadStream | undefined;
     let outcome: TransferOutcome | undefined;
     let error: string | undefined;
     let lastProgress = Date.now();
@@ -166,6 +168,7 @@ export async function startTftpServer(config: TftpServerConfig): Promise<TftpSer
       // the package emits 'abort'/'error' right after 'close': decide once they had their chance
       setImmediate(() => {
         clearInterval(watchdog);
+        file?.destroy();
         running.delete(abortHandle);
         gate.ended(client);
         counters.active--;
@@ -234,6 +237,7 @@ export async function startTftpServer(config: TftpServerConfig): Promise<TftpSer
       } else {
         // end: size-1 keeps a file that grew since lookup from overrunning the announced size
         const rs = createReadStream(entry.path, { start: 0, end: declared - 1, highWaterMark: 16 * 1024 });
+        file = rs;
         rs.on('error', (err) => fail('failed', `${treePath}: ${err.message}`, 'I/O error'));
         rs.pipe(sent).pipe(res);
       }
