@@ -17,9 +17,9 @@ export interface GateLimits {
 export interface GateCounters {
   /** Datagrams received on the listening port. */
   datagrams: number;
-  /** Not a parseable RRQ/WRQ (too short/long, unknown opcode, missing NUL, bad mode): dropped silently. */
+  /** Not an RRQ/WRQ (too short, unknown opcode) or one cut short (a missing NUL): dropped without a reply. */
   malformed: number;
-  /** Well-formed but refused with a TFTP error: WRQ, a file name or option value the package rejects. */
+  /** Complete but refused with a TFTP error: WRQ, over 512 bytes, a file name, mode or option value refused. */
   rejected: number;
   /** RRQ retransmitted by a client whose transfer is already running: ignored. */
   duplicates: number;
@@ -58,8 +58,15 @@ function errorPacket(code: number, message: string): Buffer {
   return b;
 }
 
-/** Errors the package's request parser throws for a well-formed request it still refuses (name, options). */
-const REFUSALS = new Set(['Invalid filename', 'The request has been denied']);
+/**
+ * Errors of the package's request parser for a request that is complete but refused (name, mode, options),
+ * and what the client is told. Anything else it throws means a truncated or garbled datagram.
+ */
+const REFUSALS = new Map<string, { code: number; message: string }>([
+  ['Invalid filename', { code: 2, message: 'Access violation' }],
+  ['Invalid transfer mode', { code: 4, message: 'Unknown transfer mode' }],
+  ['The request has been denied', { code: 8, message: 'Option negotiation refused' }],
+]);
 
 export class RequestGate {
   readonly counters: GateCounters = { datagrams: 0, malformed: 0, rejected: 0, duplicates: 0, busy: 0 };
@@ -77,16 +84,15 @@ export class RequestGate {
   /** Decides what happens to one datagram on the listening port; an admitted request counts against the caps. */
   admit(msg: Buffer, rinfo: Rinfo): Verdict {
     this.counters.datagrams++;
-    if (msg.length < MIN_REQUEST || msg.length > MAX_REQUEST) return this.malformed();
+    if (msg.length < MIN_REQUEST) return this.malformed();
     const op = msg.readUInt16BE(0);
     if (op !== RRQ && op !== WRQ) return this.malformed();
+    if (msg.length > MAX_REQUEST) return this.reject(4, 'Request longer than 512 bytes');
     try {
       this.parseRrq(msg);
     } catch (err) {
-      const refusal = err as PackageError;
-      if (!REFUSALS.has(refusal.message)) return this.malformed();
-      if (op === WRQ) return this.reject(2, 'Cannot PUT files');
-      return this.reject(refusal.code === 8 ? 8 : 2, refusal.code === 8 ? 'Option negotiation refused' : 'Access violation');
+      const refusal = REFUSALS.get((err as PackageError).message);
+      return refusal ? this.reject(refusal.code, refusal.message) : this.malformed();
     }
     if (op === WRQ) return this.reject(2, 'Cannot PUT files');
     const tid = `${rinfo.address}:${rinfo.port}`;
