@@ -32,6 +32,9 @@ export interface Config {
   strict: boolean;
   tftpBlockSizeMax: number;
   tftpWindowSizeMax: number;
+  /** TFTP transfers in flight, all clients / one client address; RRQs over a cap are dropped (clients retry). */
+  tftpMaxTransfers: number;
+  tftpMaxTransfersPerClient: number;
   /** Loader file name → path on disk, overriding the discovered packaged loaders. */
   loaderPaths: Record<string, string>;
   /** Lifetime of user tokens from POST /api/v1/tokens, seconds. */
@@ -89,6 +92,8 @@ export const configOptions: readonly OptionDef[] = [
   def('strict', 'boolean', false, 'exit when a service cannot bind its port (for systemd/Docker)'),
   def('tftpBlockSizeMax', 'int', 1468, 'largest TFTP blksize granted'),
   def('tftpWindowSizeMax', 'int', 16, 'largest TFTP windowsize granted'),
+  def('tftpMaxTransfers', 'int', 1000, 'TFTP transfers in flight at once; further requests wait for the client to retry'),
+  def('tftpMaxTransfersPerClient', 'int', 64, 'TFTP transfers in flight from one IP address'),
   def('loaderPaths', 'map', {}, 'loader overrides name=path[,name=path] (e.g. ipxe.efi=/srv/ipxe.efi)'),
   def('tokenTtl', 'int', 3600, 'lifetime of user API tokens in seconds'),
   def('machineTokenTtl', 'int', 3600, 'lifetime of machine tokens in seconds'),
