@@ -26,6 +26,8 @@ export function tftpService(config: DaemonContext['config'], boot: DaemonBootLay
         tree: boot.start(ctx.httpPort).tree,
         blockSizeMax: ctx.config.tftpBlockSizeMax,
         windowSizeMax: ctx.config.tftpWindowSizeMax,
+        maxTransfers: ctx.config.tftpMaxTransfers,
+        maxTransfersPerClient: ctx.config.tftpMaxTransfersPerClient,
         logger: ctx.logger.child({ service: 'tftp' }),
         onTransfer: publish,
       });
