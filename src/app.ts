@@ -11,7 +11,7 @@ import pretty from 'pino-pretty';
 import { parse as parseYaml } from 'yaml';
 import { Authenticator } from './auth/authenticate.js';
 import type { Services } from './core/services.js';
-import { installErrorHandling } from './api/errors.js';
+import { MAX_PARAM_LENGTH, frameworkErrors, installErrorHandling } from './api/errors.js';
 import { registerEvents } from './api/events.js';
 import { registerExplain } from './api/explain.js';
 import { type FilesOptions, registerFiles } from './api/files.js';
@@ -84,7 +84,7 @@ const routeTables = new WeakMap<FastifyInstance, { method: string; url: string }
 export const registeredRoutes = (app: FastifyInstance): { method: string; url: string }[] => routeTables.get(app) ?? [];
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
-  const app: FastifyInstance = Fastify({ loggerInstance: opts.logger as FastifyBaseLogger, forceCloseConnections: 'idle' });
+  const app: FastifyInstance = Fastify({ loggerInstance: opts.logger as FastifyBaseLogger, forceCloseConnections: 'idle', maxParamLength: MAX_PARAM_LENGTH, frameworkErrors });
   const table: { method: string; url: string }[] = [];
   routeTables.set(app, table);
   app.addHook('onRoute', (r) => {
