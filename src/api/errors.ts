@@ -3,7 +3,7 @@
  * FarrierErrors map directly; fastify's own errors (bad JSON, unknown content type, body too large) are
  * translated; anything else is a 500 whose details stay in the log.
  */
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type ErrorCode, FarrierError, statusOf } from '../errors.js';
 
 export interface ErrorEnvelope {
@@ -43,4 +43,19 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).send({ code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}`, fieldErrors: [] } satisfies ErrorEnvelope);
   });
+}
+
+/**
+ * Longest path parameter the router passes on (fastify's default, 100, refused a `name:<253-char name>`
+ * key); a longer one is answered by frameworkErrors below.
+ */
+export const MAX_PARAM_LENGTH = 1024;
+
+/**
+ * Errors the router raises before any route runs (a URL that does not percent-decode, a path parameter
+ * over MAX_PARAM_LENGTH): the same 400 envelope as every other malformed request, not fastify's own body.
+ */
+export function frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: FastifyReply): void {
+  const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? `a path parameter is longer than ${MAX_PARAM_LENGTH} characters` : `malformed URL: ${err.message}`;
+  void reply.code(400).send({ code: 'BAD_REQUEST', message, fieldErrors: [] } satisfies ErrorEnvelope);
 }

@@ -44,6 +44,29 @@ export interface ApiContext {
   auth: Authenticator;
 }
 
+/** Deeper JSON than this is refused before validation: recursive code (schema checks, merge patches, storing) must not run out of stack. */
+export const MAX_BODY_DEPTH = 64;
+
+const isJsonContainer = (v: unknown): v is object =>
+  Array.isArray(v) || (typeof v === 'object' && v !== null && [Object.prototype, null].includes(Object.getPrototypeOf(v) as object | null));
+
+/**
+ * Nesting depth of a parsed JSON body, walked without recursion; stops counting past `limit`. Only arrays
+ * and plain objects count (an upload's body is a stream, which is not JSON).
+ */
+export function jsonDepth(value: unknown, limit: number): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (!isJsonContainer(v)) continue;
+    if (d + 1 > max) max = d + 1;
+    if (max > limit) return max;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (isJsonContainer(child)) stack.push([child, d + 1]);
+  }
+  return max;
+}
+
 export const mediaTypeOf = (req: FastifyRequest): string | undefined => req.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
 
 /** Path parameters by their spec names: a wildcard route's `*` is the spec's final `{path}` (see toFastifyPath). */
@@ -72,6 +95,9 @@ export function addRoute(ctx: ApiContext, def: RouteDef): void {
         return;
       }
       if (v.contentTypes.length === 0) return;
+      if (jsonDepth(req.body, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) {
+        throw new FarrierError('BAD_REQUEST', `the request body is nested deeper than ${MAX_BODY_DEPTH} levels`, [{ field: '/', message: `nested deeper than ${MAX_BODY_DEPTH} levels` }]);
+      }
       const validate = type ? v.body.get(type) : undefined;
       if (!validate) {
         throw new FarrierError('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${type ?? '(none)'} is not accepted by ${def.method} ${specPath}; use ${v.contentTypes.join(' or ')}`);

@@ -2,7 +2,11 @@
  * Handlebars rendering of boot files in strict mode: a missing value is an error naming the machine,
  * bootenv, template, line and missing name — never an empty string in a kickstart. Compiled templates are
  * cached by (id, contents hash), so an edit through the API is used by the very next request. Rendering is
- * bounded (partial depth, partial calls, output size) so a template that recurses is reported, not a hang.
+ * bounded (partial depth, partial calls, output size, helper/block steps, wall time) so a template that
+ * recurses, loops over huge data or produces megabytes is reported as a render error, not a hung daemon.
+ * Handlebars runs synchronously, so the step and time budgets are enforced from inside the render: every
+ * helper (the built-in `each`/`if`/`with`/`unless` included) is wrapped to count its calls and each run of
+ * its block body, and to check the clock.
  */
 import { createHash } from 'node:crypto';
 import Handlebars from 'handlebars';
@@ -33,13 +37,22 @@ export interface RenderLimits {
   maxPartialCalls: number;
   /** Distinct templates one render may pull in through partials. */
   maxTemplates: number;
+  /** Helper calls plus block-body runs (one per `each` iteration) per render: nested loops over big data. */
+  maxSteps: number;
+  /** Wall-clock budget of one render in milliseconds, checked every STEPS_PER_CLOCK_CHECK steps and per partial. */
+  maxMillis: number;
 }
+
+/** Date.now() is cheap but not free; a step is far cheaper. */
+const STEPS_PER_CLOCK_CHECK = 256;
 
 const defaultLimits: RenderLimits = {
   maxOutputBytes: 16 * 1024 * 1024,
   maxDepth: 16,
   maxPartialCalls: 10_000,
   maxTemplates: 64,
+  maxSteps: 500_000,
+  maxMillis: 5_000,
 };
 
 interface Compiled {
@@ -54,7 +67,21 @@ interface RenderState {
   depth: number;
   calls: number;
   bytes: number;
+  steps: number;
+  /** Date.now() when the run began. */
+  start: number;
+  /** Block bodies running inside one another: only the outermost ones' output is added to `bytes`. */
+  blockDepth: number;
 }
+
+/** Handlebars' helper options as the budget wrapper sees them. */
+interface BlockOptions {
+  fn?: (...args: unknown[]) => unknown;
+  inverse?: (...args: unknown[]) => unknown;
+  loc?: { start: { line: number } };
+}
+
+type HelperFn = (this: unknown, ...args: unknown[]) => unknown;
 
 /** Collects partial names and top-level context names from a template's syntax tree. */
 class Scanner extends Handlebars.Visitor {
@@ -97,6 +124,8 @@ export class Renderer {
   private readonly hb = Handlebars.create();
   private readonly cache = new Map<string, Compiled>();
   private readonly limits: RenderLimits;
+  /** The run in progress (Handlebars is synchronous, so there is at most one at a time). */
+  private active: RenderState | undefined;
 
   constructor(
     private readonly data: BootData,
@@ -105,6 +134,52 @@ export class Renderer {
   ) {
     this.limits = { ...defaultLimits, ...limits };
     for (const [name, fn] of Object.entries(bootHelpers)) this.hb.registerHelper(name, fn);
+    for (const [name, fn] of Object.entries(this.hb.helpers)) this.hb.registerHelper(name, this.budgeted(fn as HelperFn));
+  }
+
+  /** Counts a step of the active run and throws (naming the line) when the step or time budget is spent. */
+  private step(state: RenderState, line: number | undefined): void {
+    state.steps += 1;
+    if (state.steps > this.limits.maxSteps) {
+      throw new HelperError(`render budget spent: more than ${this.limits.maxSteps} helper calls and block iterations (a loop over huge data, or nested loops?)`, line);
+    }
+    if (state.steps % STEPS_PER_CLOCK_CHECK === 0 && Date.now() - state.start > this.limits.maxMillis) {
+      throw new HelperError(`render budget spent: rendering took longer than ${this.limits.maxMillis} ms`, line);
+    }
+  }
+
+  /** `helper` with every call and every run of its block bodies counted against the active run's budget. */
+  private budgeted(helper: HelperFn): HelperFn {
+    const self = this;
+    return function (this: unknown, ...args: unknown[]): unknown {
+      const state = self.active;
+      const options = args[args.length - 1] as BlockOptions | undefined;
+      if (!state || typeof options !== 'object' || options === null) return helper.apply(this, args);
+      const line = options.loc?.start.line;
+      self.step(state, line);
+      if (typeof options.fn !== 'function') return helper.apply(this, args);
+      const body = (inner: ((...a: unknown[]) => unknown) | undefined): ((...a: unknown[]) => unknown) | undefined => {
+        if (typeof inner !== 'function') return inner;
+        // Handlebars reads properties off its program functions (blockParams, program id); keep them.
+        return Object.assign(function (this: unknown, ...a: unknown[]): unknown {
+          self.step(state, line);
+          state.blockDepth += 1;
+          let out: unknown;
+          try {
+            out = inner.apply(this, a);
+          } finally {
+            state.blockDepth -= 1;
+          }
+          if (state.blockDepth === 0 && typeof out === 'string') {
+            state.bytes += out.length;
+            if (state.bytes > self.limits.maxOutputBytes) throw new HelperError(`output exceeds ${self.limits.maxOutputBytes} bytes`, line);
+          }
+          return out;
+        }, inner);
+      };
+      args[args.length - 1] = { ...options, fn: body(options.fn), inverse: body(options.inverse) };
+      return helper.apply(this, args);
+    };
   }
 
   /** Renders one boot file for a machine (or, with machine null, an unknown machine). */
@@ -206,14 +281,18 @@ export class Renderer {
   }
 
   private run(main: Compiled, id: string, partials: Map<string, Compiled>, context: RenderContext, where: Where): string {
-    const state: RenderState = { depth: 0, calls: 0, bytes: 0 };
+    const state: RenderState = { depth: 0, calls: 0, bytes: 0, steps: 0, start: Date.now(), blockDepth: 0 };
     const wrapped: Record<string, HandlebarsTemplateDelegate> = {};
     for (const [pid, compiled] of partials) wrapped[pid] = this.partialFn(pid, compiled, state, where);
     let out: string;
+    const outer = this.active;
+    this.active = state;
     try {
       out = main.fn(context, { partials: wrapped });
     } catch (err) {
       throw located(err, where, id).error;
+    } finally {
+      this.active = outer;
     }
     if (Buffer.byteLength(out) > this.limits.maxOutputBytes) {
       throw renderError(where, id, undefined, `output exceeds ${this.limits.maxOutputBytes} bytes`);
@@ -233,6 +312,9 @@ export class Renderer {
         }
         if (state.calls > limits.maxPartialCalls) {
           throw new Located(renderError(where, id, undefined, `more than ${limits.maxPartialCalls} partial calls`));
+        }
+        if (Date.now() - state.start > limits.maxMillis) {
+          throw new Located(renderError(where, id, undefined, `render budget spent: rendering took longer than ${limits.maxMillis} ms`));
         }
         let out: string;
         try {

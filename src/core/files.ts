@@ -44,6 +44,9 @@ export function checkRelPath(path: string, opts: { allowEmpty?: boolean } = {}):
   if (segs.includes('..')) throw badPath(path, 'climbs out of the files root (..)');
   if (segs.some((s) => s === '' || s === '.')) throw badPath(path, 'has an empty or "." segment');
   if (segs.some((s) => s.startsWith(TEMP_PREFIX))) throw badPath(path, `names a temporary upload (${TEMP_PREFIX}*)`);
+  // Filesystem limits (NAME_MAX, and PATH_MAX with the data dir in front) answered as a bad path, not as ENAMETOOLONG.
+  if (segs.some((s) => Buffer.byteLength(s) > 255)) throw badPath(path, 'has a segment longer than 255 bytes');
+  if (Buffer.byteLength(path) > 1024) throw badPath(path, 'is longer than 1024 bytes');
   return segs;
 }
 

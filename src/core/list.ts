@@ -43,8 +43,9 @@ function typedValue(field: string, type: FieldType, raw: string): Filter['value'
 
 function pathOf(spec: ListSpec, rawKey: string): { path: string[]; type: FieldType } {
   if (spec.params && rawKey.startsWith('param.') && rawKey.length > 6) return { path: ['params', rawKey.slice(6)], type: 'any' };
-  const key = spec.aliases?.[rawKey] ?? rawKey;
-  const type = spec.fields[key];
+  // Own keys only: `constructor` or `__proto__` in a query must not find Object.prototype's members.
+  const key = spec.aliases && Object.hasOwn(spec.aliases, rawKey) ? spec.aliases[rawKey]! : rawKey;
+  const type = Object.hasOwn(spec.fields, key) ? spec.fields[key] : undefined;
   if (!type || type === 'object') {
     const known = [...Object.keys(spec.fields).filter((f) => spec.fields[f] !== 'object'), ...Object.keys(spec.aliases ?? {})];
     if (spec.params) known.push('param.<name>');
@@ -68,7 +69,7 @@ export function parseListQuery(spec: ListSpec, query: Record<string, unknown>): 
     const v = query[name];
     if (v === undefined) return undefined;
     const n = typeof v === 'number' ? v : Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new FarrierError('BAD_REQUEST', `${name} must be a non-negative integer`, [{ field: name, message: 'must be a non-negative integer' }]);
+    if (!Number.isSafeInteger(n) || n < 0) throw new FarrierError('BAD_REQUEST', `${name} must be a non-negative integer`, [{ field: name, message: 'must be a non-negative integer' }]);
     return n;
   };
   out.limit = num('limit');

@@ -144,12 +144,18 @@ export function jsonPatch(target: Json, ops: PatchOp[]): Json {
   return doc;
 }
 
-/** A PATCH body: an array is a JSON patch, an object a merge patch (when the content type leaves it open). */
+/**
+ * A PATCH body: an array is a JSON patch, an object a merge patch (when the content type leaves it open).
+ * Every patchable resource is an object, so a patch that replaces the whole document with anything else
+ * (`{"op": "replace", "path": "", "value": 42}`) is refused rather than left to each service to misread.
+ */
 export function applyPatch(target: Json, body: Json, kind: 'merge' | 'json' | 'auto'): Json {
   const asJson = kind === 'json' || (kind === 'auto' && Array.isArray(body));
   if (asJson) {
     if (!Array.isArray(body)) throw new FarrierError('BAD_REQUEST', 'a JSON patch must be an array of operations');
-    return jsonPatch(target, body as PatchOp[]);
+    const out = jsonPatch(target, body as PatchOp[]);
+    if (!isObject(out)) throw new FarrierError('VALIDATION', 'the patch would replace the object with a non-object', [{ field: '/', message: 'must stay an object' }]);
+    return out;
   }
   if (!isObject(body)) throw new FarrierError('BAD_REQUEST', 'a merge patch must be a JSON object');
   return mergePatch(target, body);
