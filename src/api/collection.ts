@@ -12,7 +12,7 @@ export interface CrudService<T> {
   delete(key: string): Promise<T>;
 }
 
-export function addCollection<T>(ctx: ApiContext, coll: string, keyParam: string, listSpec: ListSpec, svc: CrudService<T>, opts: { machineGet?: boolean } = {}): void {
+export function addCollection<T>(ctx: ApiContext, coll: string, keyParam: string, listSpec: ListSpec, svc: CrudService<T>, opts: { machineGet?: boolean; listView?: (items: T[]) => Promise<T[]> } = {}): void {
   const item = `/${coll}/{${keyParam}}`;
   addRoute(ctx, {
     method: 'GET',
@@ -20,7 +20,7 @@ export function addCollection<T>(ctx: ApiContext, coll: string, keyParam: string
     handler: async (req, reply) => {
       const res = await svc.list(parseListQuery(listSpec, req.query));
       void reply.header('X-Total-Count', String(res.total));
-      return res.items;
+      return opts.listView ? opts.listView(res.items) : res.items;
     },
   });
   addRoute(ctx, {

@@ -1,10 +1,12 @@
 /**
- * GET /api/v1/events: Server-Sent Events of every change and boot event (`?type=machines` filters).
+ * GET /api/v1/events: Server-Sent Events of every change and boot event (`?type=machines` filters); secure
+ * param values in machine and profile objects show as `[secure]` (auth/secureParams.ts).
  * The bus bounds each subscriber's queue; here a client whose socket is not draining (more than
  * MAX_BUFFERED bytes pending) gets events dropped and a `dropped` notice instead of growing memory.
  * POST /api/v1/events publishes an event (machine tokens: only about their own machine).
  */
 import type { FarrierEvent } from '../model/types.js';
+import { secureParamFilter } from '../auth/secureParams.js';
 import { FarrierError } from '../errors.js';
 import { type ApiContext, addRoute } from './route.js';
 
@@ -14,6 +16,7 @@ const KEEPALIVE_MS = 15_000;
 export function registerEvents(ctx: ApiContext): void {
   /** Open streams, ended before the server closes (they would otherwise hold close() open forever). */
   const open = new Set<() => void>();
+  const secure = secureParamFilter(ctx.services);
   ctx.app.addHook('preClose', async () => {
     for (const end of open) end();
   });
@@ -51,7 +54,7 @@ export function registerEvents(ctx: ApiContext): void {
       };
       const unsubscribe = ctx.services.bus.subscribe(
         { type },
-        (e: FarrierEvent) => send(e.type, e),
+        (e: FarrierEvent) => send(e.type, secure.event(e)),
         { maxQueue: 1000, onDrop: (n) => { dropped += n; } },
       );
       const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);

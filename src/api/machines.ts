@@ -1,4 +1,5 @@
 /** /api/v1/machines: CRUD, params (incl. aggregate), bootenv assignment, machine tokens. */
+import { secureParamFilter } from '../auth/secureParams.js';
 import { machineListSpec } from '../core/machines.js';
 import { FarrierError } from '../errors.js';
 import { addCollection } from './collection.js';
@@ -7,7 +8,8 @@ import { type ApiContext, addRoute } from './route.js';
 
 export function registerMachines(ctx: ApiContext): void {
   const m = ctx.services.machines;
-  addCollection(ctx, 'machines', 'key', machineListSpec, m, { machineGet: true });
+  const secure = secureParamFilter(ctx.services);
+  addCollection(ctx, 'machines', 'key', machineListSpec, m, { machineGet: true, listView: (items) => secure.listView(items) });
   addParamRoutes(ctx, 'machines', {
     get: async (key) => (await m.get(key)).params,
     aggregate: async (key) => ctx.services.params.aggregate(await m.get(key)),
