@@ -22,6 +22,7 @@ import { createSocket } from 'node:dgram';
 import { request } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { openDhcpClient } from '../lib/dhcp-client.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -49,110 +50,11 @@ const machines = readFileSync(opt.machines, 'utf8')
   });
 if (!SERVER || machines.length !== N) throw new Error(`need --server and ${N} machines in ${opt.machines}`);
 
-// ---------------------------------------------------------------- DHCP (RFC 2131/2132, PXE options RFC 4578)
-const DHCP_MAGIC = Buffer.from([99, 130, 83, 99]);
-const ipBytes = (ip) => Buffer.from(ip.split('.').map(Number));
-const ipStr = (b, o) => `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
-const macBytes = (mac) => Buffer.from(mac.split(':').map((h) => parseInt(h, 16)));
-const opt1 = (code, data) => Buffer.concat([Buffer.from([code, data.length]), Buffer.from(data)]);
-
-function dhcpPacket({ type, xid, mac, ipxe, requested, serverId }) {
-  const head = Buffer.alloc(240);
-  head[0] = 1; // BOOTREQUEST
-  head[1] = 1;
-  head[2] = 6;
-  head.writeUInt32BE(xid, 4);
-  head.writeUInt16BE(0x8000, 10); // broadcast flag: the client has no address yet
-  macBytes(mac).copy(head, 28);
-  DHCP_MAGIC.copy(head, 236);
-  const uuid = Buffer.alloc(17);
-  macBytes(mac).copy(uuid, 11);
-  const prl = [1, 3, 6, 12, 15, 17, 26, 28, 43, 60, 66, 67, 119, 128, 129, 130, 131, 132, 133, 134, 135, ...(ipxe ? [175, 203] : [])];
-  const opts = [
-    opt1(53, [type]),
-    opt1(57, [0x05, 0xc0]), // max message size 1472
-    opt1(93, [0, 0]), // BIOS x86
-    opt1(94, [1, 2, 1]), // UNDI 2.1
-    opt1(97, uuid),
-    opt1(60, Buffer.from('PXEClient:Arch:00000:UNDI:002001')),
-    ...(ipxe ? [opt1(77, Buffer.from('iPXE')), opt1(175, [0xb1, 0x05, 0x01, 0x80, 0x86, 0x10, 0x0e, 0x13, 0x01, 0x01, 0x19, 0x01, 0x01])] : []),
-    ...(requested ? [opt1(50, ipBytes(requested)), opt1(54, ipBytes(serverId))] : []),
-    opt1(55, prl),
-    Buffer.from([255]),
-  ];
-  return Buffer.concat([head, ...opts]);
-}
-
-function parseReply(buf) {
-  if (buf.length < 240 || buf[0] !== 2 || !buf.subarray(236, 240).equals(DHCP_MAGIC)) return undefined;
-  const options = new Map();
-  for (let i = 240; i < buf.length; ) {
-    const code = buf[i++];
-    if (code === 255) break;
-    if (code === 0) continue;
-    const len = buf[i++];
-    options.set(code, buf.subarray(i, i + len));
-    i += len;
-  }
-  const cstr = (b) => {
-    const z = b.indexOf(0);
-    return b.subarray(0, z < 0 ? b.length : z).toString('latin1');
-  };
-  const type = options.get(53)?.[0];
-  return {
-    xid: buf.readUInt32BE(4),
-    type,
-    yiaddr: ipStr(buf, 16),
-    serverId: options.has(54) ? ipStr(options.get(54), 0) : ipStr(buf, 20),
-    file: options.has(67) ? cstr(options.get(67)) : cstr(buf.subarray(108, 236)),
-  };
-}
-
-const dhcp = createSocket({ type: 'udp4', reuseAddr: true });
-const pending = new Map(); // xid -> { type, resolve }
-dhcp.on('message', (msg) => {
-  const r = parseReply(msg);
-  const p = r && pending.get(r.xid);
-  if (p && (r.type === p.expect || r.type === 6)) {
-    pending.delete(r.xid);
-    p.resolve(r);
-  }
-});
-await new Promise((resolve) => dhcp.bind(68, '0.0.0.0', resolve));
-dhcp.setBroadcast(true);
-dhcp.setRecvBufferSize(8 << 20);
-dhcp.setSendBufferSize(8 << 20);
-
-let retransmits = 0;
-let xidSeq = Math.floor(Math.random() * 0x7fffffff);
-
-/** One request/reply with PXE-ROM-like retransmission (2, 4, 8, 16 s). */
-async function exchange(fields, expect) {
-  const xid = (xidSeq = (xidSeq + 1) >>> 0);
-  const pkt = dhcpPacket({ ...fields, xid });
-  for (let attempt = 0, wait = 2000; attempt < 5; attempt++, wait *= 2) {
-    if (attempt > 0) retransmits++;
-    const got = new Promise((resolve) => {
-      pending.set(xid, { expect, resolve });
-      setTimeout(() => resolve(undefined), wait).unref();
-    });
-    dhcp.send(pkt, 67, '255.255.255.255');
-    const r = await got;
-    if (r) return r;
-  }
-  pending.delete(xid);
-  throw new Error(`no ${expect === 2 ? 'OFFER' : 'ACK'} after 5 tries`);
-}
-
-async function dora(mac, ipxe) {
-  const offer = await exchange({ type: 1, mac, ipxe }, 2);
-  if (offer.type !== 2) throw new Error(`DISCOVER answered with type ${offer.type}`);
-  const ack = await exchange({ type: 3, mac, ipxe, requested: offer.yiaddr, serverId: offer.serverId }, 5);
-  if (ack.type !== 5) throw new Error(`REQUEST for ${offer.yiaddr} answered with NAK`);
-  return ack;
-}
+const dhcp = await openDhcpClient();
 
 // ---------------------------------------------------------------- TFTP (RFC 1350, 2347/2348/2349), lockstep
+let tftpRetransmits = 0;
+
 function tftpGet(localAddress, file) {
   return new Promise((resolve, reject) => {
     const sock = createSocket('udp4');
@@ -179,7 +81,7 @@ function tftpGet(localAddress, file) {
       clearTimeout(timer);
       timer = setTimeout(() => {
         if (++tries > 6) return finish(new Error(`TFTP ${file}: timed out at block ${expected}`));
-        retransmits++;
+        tftpRetransmits++;
         sock.send(last.buf, last.port, SERVER);
         arm();
       }, 1000);
@@ -284,7 +186,7 @@ async function boot(m) {
     t0 = now;
   };
   try {
-    const ack1 = await dora(m.mac, false);
+    const ack1 = await dhcp.dora(m.mac, false);
     if (ack1.file !== LOADER) throw new Error(`PXE ROM was offered "${ack1.file}", expected ${LOADER}`);
     const ip = ack1.yiaddr;
     lap('dhcp_pxe');
@@ -294,7 +196,7 @@ async function boot(m) {
     bytesTotal += loaderBytes;
     lap('tftp');
     stage = 'dhcp_ipxe';
-    const ack2 = await dora(m.mac, true);
+    const ack2 = await dhcp.dora(m.mac, true);
     if (!/^https?:\/\//.test(ack2.file)) throw new Error(`iPXE was offered "${ack2.file}", expected an http:// script`);
     if (ack2.yiaddr !== ip) throw new Error(`iPXE got ${ack2.yiaddr}, the PXE ROM had ${ip}`);
     lap('dhcp_ipxe');
@@ -357,7 +259,8 @@ process.stdout.write(
     totalMs: Math.round(totalMs),
     ok: N - failures.length,
     failures: failures.length,
-    retransmits,
+    retransmits: dhcp.stats.retransmits + tftpRetransmits,
+    naks: dhcp.stats.naks,
     mbytes: Math.round(bytesTotal / 1e6),
     stages: Object.fromEntries(STAGES.map((s) => [s, { p50: pct(timings[s], 50), p99: pct(timings[s], 99), max: pct(timings[s], 100) }])),
     failureSamples: failures.slice(0, 20),
