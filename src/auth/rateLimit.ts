@@ -1,18 +1,26 @@
 /**
- * Failed-password throttle per user+client address: after `maxFailures` failures inside `windowMs`, further
- * attempts are refused (429) until the window has passed. A success clears the counter. Memory is bounded:
- * the oldest entries are dropped beyond `maxEntries`.
+ * Failed-password throttle. Per user+client address: after `maxFailures` failures inside `windowMs`, further
+ * attempts are refused (429) until the window has passed; a success clears that counter. Per client
+ * address across all names: `maxAddressFailures` failures (a higher bound, so one mistyped account does not
+ * lock out its neighbours) refuse every name from it, which stops spraying one password over many users.
+ * Memory is bounded: the oldest entries are dropped beyond `maxEntries`.
  */
+interface Entry {
+  count: number;
+  since: number;
+}
+
 export class PasswordThrottle {
-  private readonly failures = new Map<string, { count: number; since: number }>();
+  private readonly failures = new Map<string, Entry>();
 
   constructor(
     private readonly maxFailures = 10,
     private readonly windowMs = 5 * 60_000,
     private readonly maxEntries = 10_000,
+    private readonly maxAddressFailures = 100,
   ) {}
 
-  private entry(key: string, now: number): { count: number; since: number } | undefined {
+  private entry(key: string, now: number): Entry | undefined {
     const e = this.failures.get(key);
     if (e && now - e.since >= this.windowMs) {
       this.failures.delete(key);
@@ -21,14 +29,12 @@ export class PasswordThrottle {
     return e;
   }
 
-  /** Seconds until the next attempt is allowed, or 0 when allowed now. */
-  retryAfter(user: string, ip: string, now = Date.now()): number {
-    const e = this.entry(`${user}\u0000${ip}`, now);
-    return e && e.count >= this.maxFailures ? Math.ceil((e.since + this.windowMs - now) / 1000) : 0;
+  private wait(key: string, limit: number, now: number): number {
+    const e = this.entry(key, now);
+    return e && e.count >= limit ? Math.ceil((e.since + this.windowMs - now) / 1000) : 0;
   }
 
-  fail(user: string, ip: string, now = Date.now()): void {
-    const key = `${user}\u0000${ip}`;
+  private count(key: string, now: number): void {
     const e = this.entry(key, now);
     if (e) e.count++;
     else {
@@ -37,6 +43,17 @@ export class PasswordThrottle {
     }
   }
 
+  /** Seconds until the next attempt is allowed, or 0 when allowed now. */
+  retryAfter(user: string, ip: string, now = Date.now()): number {
+    return Math.max(this.wait(`${user}\u0000${ip}`, this.maxFailures, now), this.wait(`\u0000${ip}`, this.maxAddressFailures, now));
+  }
+
+  fail(user: string, ip: string, now = Date.now()): void {
+    this.count(`${user}\u0000${ip}`, now);
+    this.count(`\u0000${ip}`, now);
+  }
+
+  /** Clears the user's counter at this address; the address's count of failures stays until its window ends. */
   succeed(user: string, ip: string): void {
     this.failures.delete(`${user}\u0000${ip}`);
   }

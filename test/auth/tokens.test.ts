@@ -66,3 +66,13 @@ t.test('access decisions', async (t) => {
   t.match(decide(machine, { path: '/machines/{key}', method: 'GET', machine: true }, { key: 'x' }), { allow: true, ownMachineKey: 'x' });
   t.match(decide(machine, { path: '/machines', method: 'GET' }, {}), { allow: false });
 });
+
+t.test('throttle per address across names', async (t) => {
+  const th = new PasswordThrottle(3, 1000, 100, 5);
+  for (let i = 0; i < 5; i++) th.fail(`user-${i}`, '10.0.0.9', 0);
+  t.ok(th.retryAfter('anyone', '10.0.0.9', 10) > 0, 'five names failed once each: the address is refused');
+  t.equal(th.retryAfter('anyone', '10.0.0.8', 10), 0, 'other addresses are not');
+  th.succeed('user-0', '10.0.0.9');
+  t.ok(th.retryAfter('user-0', '10.0.0.9', 10) > 0, 'a success does not clear the address count');
+  t.equal(th.retryAfter('anyone', '10.0.0.9', 1000), 0, 'until the window has passed');
+});
