@@ -177,7 +177,8 @@ async function apiLoop(writer: number): Promise<void> {
     const mac = `0a:${cfg.tag}:${writer.toString(16).padStart(2, '0')}:${[(n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff].map((x) => x.toString(16).padStart(2, '0')).join(':')}`;
     const created = (await step('api', `create ${name}`, () => api('POST', '/machines', { name, macs: [mac] }), 201)) as { uuid?: string } | undefined;
     if (!created?.uuid) {
-      if (a.pauseMs) await sleep(a.pauseMs);
+      // Back off: against a daemon that is down (the crash test) a refused connection returns at once.
+      await sleep(Math.max(a.pauseMs ?? 0, 200));
       continue;
     }
     const uuid = created.uuid;

@@ -11,9 +11,11 @@
  * speed on hosts whose state can be rebuilt.
  *
  * Several processes may open the same file (daemon + CLI tools): writes take the lock with BEGIN IMMEDIATE
- * and wait up to `busyTimeoutMs` for it (better-sqlite3 is synchronous, so that wait blocks this process's
- * event loop; other processes only ever hold the lock for one short batch). Lost updates between processes
- * are prevented with `expectVersion`.
+ * and wait up to `busyTimeoutMs` for it. better-sqlite3 is synchronous, so SQLite's own busy wait would
+ * block this process's event loop: it is used only while opening (migrations); afterwards the connection
+ * waits at most BUSY_WAIT_MS and the write queue retries asynchronously (writeQueue.ts), so a lock held
+ * by another process delays writes, not DHCP, TFTP or HTTP. Lost updates between processes are prevented
+ * with `expectVersion`.
  */
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -39,6 +41,9 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
 }
 
+/** SQLite's own (blocking) busy wait once the store is open: long enough for a reader to ride out a WAL reset. */
+const BUSY_WAIT_MS = 5;
+
 class SqliteStore implements Store {
   private readonly stmts: Statements;
   private readonly objects: Objects;
@@ -52,13 +57,14 @@ class SqliteStore implements Store {
     private readonly db: Database.Database,
     private readonly path: string,
     groupCommit: boolean,
+    busyTimeoutMs: number,
   ) {
     this.stmts = new Statements(db);
     this.objects = new Objects(this.stmts);
     this.prefs = new Prefs(this.stmts);
     this.leases = new Leases(this.stmts);
     this.timelines = new Timeline(this.stmts);
-    this.writes = new WriteQueue(db, this.stmts, path, groupCommit);
+    this.writes = new WriteQueue(db, this.stmts, path, groupCommit, busyTimeoutMs);
   }
 
   private read<R>(fn: () => R): Promise<R> {
@@ -182,7 +188,8 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
   }
   let db: Database.Database | undefined;
   try {
-    db = new Database(path, { timeout: opts.busyTimeoutMs ?? 5000 });
+    const busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
+    db = new Database(path, { timeout: busyTimeoutMs });
     const mode = db.pragma('journal_mode = WAL', { simple: true }) as string;
     if (mode !== 'wal' && path !== ':memory:') {
       throw new FarrierError('UNAVAILABLE', `store ${path}: cannot use WAL journaling (got ${mode}); put the data directory on a local filesystem`);
@@ -190,7 +197,8 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
     db.pragma(`synchronous = ${opts.durability === 'process' ? 'NORMAL' : 'FULL'}`);
     db.pragma('foreign_keys = ON');
     migrate(db, MIGRATIONS, path);
-    return new SqliteStore(db, path, opts.groupCommit ?? true);
+    db.pragma(`busy_timeout = ${BUSY_WAIT_MS}`);
+    return new SqliteStore(db, path, opts.groupCommit ?? true, busyTimeoutMs);
   } catch (err) {
     db?.close();
     throw mapSqliteError(err, path);

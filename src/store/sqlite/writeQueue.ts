@@ -5,13 +5,19 @@
  * returns: a resolved write is committed (and as durable as the `synchronous` setting makes it). If the
  * commit itself fails, every op of the batch rejects and nothing of it is kept.
  *
+ * Another process holding the write lock (a CLI tool, `sqlite3`, a backup) makes BEGIN IMMEDIATE fail with
+ * SQLITE_BUSY at once (the connection's own busy wait is kept short because it blocks the event loop, and with
+ * it DHCP, TFTP and HTTP). The batch then waits asynchronously, retrying every few milliseconds, and fails
+ * UNAVAILABLE (reason LOCKED) only once the lock has been held for `busyTimeoutMs`; meanwhile the process
+ * keeps serving everything that does not write.
+ *
  * Reads do not go through the queue: they run synchronously on the same connection and, because a batch
  * runs start to finish inside one callback, they only ever see committed data — never half a batch. A write
  * is therefore visible to reads once its promise has resolved, not before.
  */
 import type { Database } from 'better-sqlite3';
 import { FarrierError } from '../../errors.js';
-import { mapSqliteError } from './errors.js';
+import { isBusy, mapSqliteError } from './errors.js';
 import type { Statements } from './statements.js';
 
 interface Pending {
@@ -22,10 +28,16 @@ interface Pending {
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
+/** Pause between attempts to take a write lock held by another process. */
+const BUSY_RETRY_MS = 10;
+
 export class WriteQueue {
   private pending: Pending[] = [];
   private scheduled = false;
   private closed = false;
+  /** Since when the queue has been waiting for another process's write lock (undefined: not waiting). */
+  private busySince: number | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly db: Database,
@@ -33,6 +45,8 @@ export class WriteQueue {
     private readonly dbPath: string,
     /** false: every write commits on its own, immediately (one sync per write). */
     private readonly groupCommit: boolean,
+    /** How long writes wait, in total, for a write lock held by another process. */
+    private readonly busyTimeoutMs: number,
   ) {}
 
   run<R>(op: () => R): Promise<R> {
@@ -41,7 +55,9 @@ export class WriteQueue {
     }
     return new Promise<R>((resolve, reject) => {
       this.pending.push({ op, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.groupCommit) {
+      if (this.busySince !== undefined) {
+        // Waiting for another process's lock: this write joins the batch that retries.
+      } else if (!this.groupCommit) {
         this.flush();
       } else if (!this.scheduled) {
         this.scheduled = true;
@@ -52,18 +68,35 @@ export class WriteQueue {
 
   /** Commit what is queued and refuse further writes. */
   close(): void {
-    this.flush();
+    clearTimeout(this.retryTimer);
+    this.flush(true);
     this.closed = true;
   }
 
-  private flush(): void {
+  private flush(final = false): void {
     this.scheduled = false;
+    this.retryTimer = undefined;
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;
-    const outcomes: Outcome[] = [];
     try {
       this.stmts.get('BEGIN IMMEDIATE').run();
+    } catch (err) {
+      const now = Date.now();
+      this.busySince ??= now;
+      if (isBusy(err) && !final && now - this.busySince < this.busyTimeoutMs) {
+        this.pending = batch.concat(this.pending);
+        this.retryTimer = setTimeout(() => this.flush(), BUSY_RETRY_MS);
+        return;
+      }
+      this.busySince = undefined;
+      const mapped = mapSqliteError(err, this.dbPath);
+      for (const p of batch) p.reject(mapped);
+      return;
+    }
+    this.busySince = undefined;
+    const outcomes: Outcome[] = [];
+    try {
       for (const p of batch) outcomes.push(this.runOne(p.op));
       this.stmts.get('COMMIT').run();
     } catch (err) {
