@@ -73,9 +73,27 @@ class Subscription {
 
 export class EventBus {
   private readonly subs = new Set<Subscription>();
+  private readonly observers = new Set<Listener>();
 
   publish(e: FarrierEvent): void {
+    for (const o of this.observers) {
+      try {
+        o(e);
+      } catch {
+        // An observer's failure must not fail the write that published the event.
+      }
+    }
     for (const s of this.subs) if (s.matches(e)) s.push(e);
+  }
+
+  /**
+   * Calls `fn` inline, before `publish` returns. For caches that must never serve data older than a write
+   * already acknowledged (queued subscribers may run after the next request is handled); `fn` must be cheap.
+   * Returns the function that removes it.
+   */
+  observe(fn: Listener): () => void {
+    this.observers.add(fn);
+    return () => void this.observers.delete(fn);
   }
 
   /** Returns the unsubscribe function. */

@@ -49,3 +49,22 @@ t.test('unsubscribe stops delivery; a throwing subscriber does not hurt others',
   t.same(got, ['a']);
   t.equal(bus.subscriberCount, 1);
 });
+
+t.test('observers run inline, before publish returns; one that throws stops neither publish nor the others', async (t) => {
+  const bus = new EventBus();
+  const seen: string[] = [];
+  const queued: string[] = [];
+  bus.subscribe({}, (e) => queued.push(e.key));
+  bus.observe(() => {
+    throw new Error('broken observer');
+  });
+  const stop = bus.observe((e) => seen.push(e.key));
+  bus.publish(ev('machines', 'm1'));
+  t.same(seen, ['m1'], 'seen before publish returned');
+  t.same(queued, [], 'subscribers still wait for their turn');
+  stop();
+  bus.publish(ev('machines', 'm2'));
+  t.same(seen, ['m1'], 'a removed observer sees nothing more');
+  await tick();
+  t.same(queued, ['m1', 'm2']);
+});
