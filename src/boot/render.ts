@@ -1,14 +1,13 @@
 /**
  * Handlebars rendering of boot files in strict mode: a missing value is an error naming the machine,
  * bootenv, template, line and missing name — never an empty string in a kickstart. Compiled templates are
- * cached by (id, contents hash), so an edit through the API is used by the very next request. Rendering is
+ * cached by (id, contents), so an edit through the API is used by the very next request. Rendering is
  * bounded (partial depth, partial calls, output size, helper/block steps, wall time) so a template that
  * recurses, loops over huge data or produces megabytes is reported as a render error, not a hung daemon.
  * Handlebars runs synchronously, so the step and time budgets are enforced from inside the render: every
  * helper (the built-in `each`/`if`/`with`/`unless` included) is wrapped to count its calls and each run of
  * its block body, and to check the clock.
  */
-import { createHash } from 'node:crypto';
 import Handlebars from 'handlebars';
 import { FarrierError } from '../errors.js';
 import type { BootEnv, Machine } from '../model/types.js';
@@ -56,7 +55,8 @@ const defaultLimits: RenderLimits = {
 };
 
 interface Compiled {
-  hash: string;
+  /** The source compiled; compared whole (the same string object when templates come from a cache). */
+  contents: string;
   fn: HandlebarsTemplateDelegate;
   partials: string[];
   /** Top-level names the template reads, to compute `token` and `bootParams` only when used. */
@@ -110,8 +110,6 @@ class Scanner extends Handlebars.Visitor {
     else this.dynamicPartial = true;
   }
 }
-
-const hash = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /** Internal marker: the error already names its template and must pass outer partials unchanged. */
 class Located extends Error {
@@ -238,9 +236,8 @@ export class Renderer {
   }
 
   private compile(source: TemplateSource, where: Where): Compiled {
-    const h = hash(source.contents);
     const cached = this.cache.get(source.id);
-    if (cached && cached.hash === h) return cached;
+    if (cached && cached.contents === source.contents) return cached;
     let ast: hbs.AST.Program;
     try {
       ast = this.hb.parse(source.contents);
@@ -254,7 +251,7 @@ export class Renderer {
       throw renderError(where, source.id, undefined, 'dynamic partial names are not supported; name the template id: {{> id}}');
     }
     const fn = this.hb.compile(ast, { strict: true, noEscape: true });
-    const compiled: Compiled = { hash: h, fn, partials: [...scanner.partials], roots: scanner.roots };
+    const compiled: Compiled = { contents: source.contents, fn, partials: [...scanner.partials], roots: scanner.roots };
     this.cache.delete(source.id);
     this.cache.set(source.id, compiled);
     if (this.cache.size > this.maxCached) {
