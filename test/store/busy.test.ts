@@ -43,7 +43,7 @@ t.test('a write waiting for another process\'s lock does not block reads or time
   await store.put('profiles', 'before', { name: 'before' }, { mode: 'create' });
   const holder = await lockHolder(t, path);
   let settled = false;
-  const write = store.put('profiles', 'waiting', { name: 'waiting' }, { mode: 'create' }).finally(() => (settled = true));
+  const write = store.put<{ name: string }>('profiles', 'waiting', { name: 'waiting' }, { mode: 'create' }).finally(() => (settled = true));
   // If the wait blocked the event loop, neither of these would run until the lock is released (never: the
   // holder waits for us), and the write would fail after 60 s.
   await sleep(100);
