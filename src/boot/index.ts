@@ -11,6 +11,7 @@ import type { Services } from '../core/services.js';
 import type { BootEnv } from '../model/types.js';
 import { bootenvFilePath } from './context.js';
 import { bootDataFromServices } from './coreAdapter.js';
+import { CachedBootData } from './dataCache.js';
 import { discoverLoaders, type LoaderSet } from './loaders.js';
 import { Renderer } from './render.js';
 import { StaticRoot } from './staticFiles.js';
@@ -30,7 +31,7 @@ export function createBootLayer(services: Services, config: Config, logger: Logg
   const loaders = discoverLoaders(config.loaderPaths);
   for (const w of loaders.warnings) logger.warn(w);
   const root = bootRoot(config);
-  const data = bootDataFromServices(services);
+  const data = new CachedBootData(bootDataFromServices(services), services.bus);
   const tree = new BootTree(data, new Renderer(data), { httpPort: config.httpPort, staticIp: config.staticIp }, loaders, new StaticRoot(root));
   services.bootenvs.addCheck((env: BootEnv) => {
     const files = [env.kernel, ...env.initrds].filter((f) => f !== '');
