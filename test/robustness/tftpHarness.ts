@@ -23,10 +23,10 @@ export interface TftpChild {
   transferPorts(): number[];
 }
 
-export async function startTftpChild(t: Test, root: string, opts: { stallTimeoutMs: number; maxTransfers?: number; maxTransfersPerClient?: number }): Promise<TftpChild> {
+export async function startTftpChild(t: Test, root: string, opts: { stallTimeoutMs: number; maxTransfers?: number; maxTransfersPerClient?: number; timeoutMs?: number; retries?: number }): Promise<TftpChild> {
   const script = fileURLToPath(new URL('./tftpServerChild.ts', import.meta.url));
   const loader = process.execArgv.filter((a) => a.includes('@tapjs/typescript'));
-  const child: ChildProcess = fork(script, [root, String(opts.stallTimeoutMs), String(opts.maxTransfers ?? 1000), String(opts.maxTransfersPerClient ?? 64)], {
+  const child: ChildProcess = fork(script, [root, String(opts.stallTimeoutMs), String(opts.maxTransfers ?? 1000), String(opts.maxTransfersPerClient ?? 64), String(opts.timeoutMs ?? 300), String(opts.retries ?? 2)], {
     execArgv: [...loader, '--expose-gc'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -2,13 +2,13 @@
  * Farrier's TFTP server in a child process for the robustness tests, so a crash shows as an exit the parent
  * sees. Serves a DirectoryTree; answers IPC `stats` with its counters, memory and open descriptors; exits 70
  * on an unhandled rejection (an uncaught exception kills it the normal way).
- * usage: fork(tftpServerChild.ts, [root, stallTimeoutMs, maxTransfers, maxTransfersPerClient])
+ * usage: fork(tftpServerChild.ts, [root, stallTimeoutMs, maxTransfers, maxTransfersPerClient, timeoutMs, retries])
  */
 import { readdirSync } from 'node:fs';
 import { DirectoryTree } from '../../src/tftp/directoryTree.js';
 import { startTftpServer } from '../../src/tftp/server.js';
 
-const [root = '.', stall = '2000', maxTransfers = '1000', maxPerClient = '64'] = process.argv.slice(2);
+const [root = '.', stall = '2000', maxTransfers = '1000', maxPerClient = '64', timeoutMs = '300', retries = '2'] = process.argv.slice(2);
 
 process.on('unhandledRejection', (reason) => {
   process.stderr.write(`unhandled rejection: ${String(reason)}\n`);
@@ -19,8 +19,8 @@ const srv = await startTftpServer({
   host: '127.0.0.1',
   port: 0,
   tree: new DirectoryTree(root),
-  timeoutMs: 300,
-  retries: 2,
+  timeoutMs: Number(timeoutMs),
+  retries: Number(retries),
   stallTimeoutMs: Number(stall),
   maxTransfers: Number(maxTransfers),
   maxTransfersPerClient: Number(maxPerClient),
