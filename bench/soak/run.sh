@@ -48,12 +48,13 @@ mkdir -p "$DATA/files/soak"
 head -c 524288 /dev/urandom >"$DATA/files/soak/loader.bin"
 head -c 4194304 /dev/urandom >"$DATA/files/soak/kernel.bin"
 
-# dist/ when it is at least as new as every source file, else src/ through the TypeScript loader tap uses.
+# Compiled code, as in production: dist/ when it is at least as new as every source file, else a private
+# build of the committed tree (bench/lib/build-farrier.sh), so edits made during a long run change nothing.
 LOADER="--import=file://$ROOT/node_modules/@tapjs/typescript/dist/esm/import.mjs"
 if [ -f "$ROOT/dist/cli/main.js" ] && [ -z "$(find "$ROOT/src" -name '*.ts' -newer "$ROOT/dist/cli/main.js" | head -n1)" ]; then
   FARRIER=("$ROOT/dist/cli/main.js"); FROM=dist
 else
-  FARRIER=("$LOADER" "$ROOT/src/cli/main.ts"); FROM=src
+  FARRIER=("$("$ROOT/bench/lib/build-farrier.sh" "$WORK/build")"); FROM="private build of $(cat "$WORK/build/commit")"
 fi
 PASSWORD=soak-$SUF
 FARRIER_ADMIN_PASSWORD=$PASSWORD TS_NODE_TRANSPILE_ONLY=1 ip netns exec "$SRV" node "${FARRIER[@]}" serve --data-dir "$DATA" \
@@ -78,7 +79,7 @@ CFG=$(printf '{"server":"10.77.0.1","httpPort":8091,"auth":"admin:%s","tag":"50"
   "tftp":{"clients":%d,"file":"soak/loader.bin","size":524288,"pauseMs":%d},
   "http":{"clients":%d,"file":"soak/kernel.bin","size":4194304,"pauseMs":%d}}' \
   "$PASSWORD" "$DURATION" "${DORA_CLIENTS:-4}" "$PAUSE_MS" "${API_WRITERS:-2}" "$PAUSE_MS" "${TFTP_CLIENTS:-1}" "$PAUSE_MS" "${HTTP_CLIENTS:-2}" "$PAUSE_MS")
-ip netns exec "$CLI" node "$LOADER" "$ROOT/bench/soak/driver.ts" "$CFG" >"$WORK/driver.out" 2>&1 &
+TS_NODE_TRANSPILE_ONLY=1 ip netns exec "$CLI" node "$LOADER" "$ROOT/bench/soak/driver.ts" "$CFG" >"$WORK/driver.out" 2>&1 &
 DRIVER_PID=$!
 
 SAMPLES=$WORK/samples.tsv
@@ -105,4 +106,4 @@ if kill -0 "$DAEMON_PID" 2>/dev/null; then
   set +e; wait "$DAEMON_PID"; DAEMON_EXIT=$?; set -e
 fi
 DAEMON_PID=
-node "$LOADER" "$ROOT/bench/soak/report.ts" "$SAMPLES" "$WORK/driver.out" "$DATA/farrier.db" "$DAEMON_EXIT" "$DURATION"
+TS_NODE_TRANSPILE_ONLY=1 node "$LOADER" "$ROOT/bench/soak/report.ts" "$SAMPLES" "$WORK/driver.out" "$DATA/farrier.db" "$DAEMON_EXIT" "$DURATION"
