@@ -84,7 +84,7 @@ const routeTables = new WeakMap<FastifyInstance, { method: string; url: string }
 export const registeredRoutes = (app: FastifyInstance): { method: string; url: string }[] => routeTables.get(app) ?? [];
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
-  const app: FastifyInstance = Fastify({ loggerInstance: opts.logger as FastifyBaseLogger, forceCloseConnections: 'idle', maxParamLength: MAX_PARAM_LENGTH, frameworkErrors });
+  const app: FastifyInstance = Fastify({ loggerInstance: opts.logger as FastifyBaseLogger, forceCloseConnections: 'idle', routerOptions: { maxParamLength: MAX_PARAM_LENGTH }, frameworkErrors });
   const table: { method: string; url: string }[] = [];
   routeTables.set(app, table);
   app.addHook('onRoute', (r) => {
