@@ -4,8 +4,10 @@
  * That package's server is unusable (see docs/dhcp.md), but its codec is sound once fixed. This module is the
  * one place the fixes live:
  * - the option decoder is replaced: a Pad (0) is one byte (the original skips two and desyncs), every option is
- *   read within its declared length (a malformed option throws instead of eating its neighbours), unknown
- *   options are kept as raw bytes instead of being dropped with a console line;
+ *   read within its declared length (a malformed option throws instead of eating its neighbours), a typed
+ *   option must have a length its type allows, repeated options are concatenated (RFC 3396), option overload
+ *   (52) is followed into `file` and `sname`, unknown options are kept as raw bytes instead of being dropped
+ *   with a console line;
  * - options it does not know or mis-types are (re)registered: 77, 82, 93, 94, 97, 175 added; 61, 119, 121, 249
  *   kept as raw bytes (their wire formats are not strings or plain IP lists);
  * - replies are encoded with options in the client's PRL order and padded to the 300-byte BOOTP minimum.
@@ -33,29 +35,61 @@ optionRegistry.addOption(93, { name: 'Client System Architecture', type: 'UInt16
 
 type Reader = Record<string, (len: number) => unknown>;
 
-/** Replaces the package's decoder (see the module comment for what it fixes). */
+/**
+ * Replaces the package's decoder (see the module comment for what it fixes): collects every option's raw
+ * bytes, instances of one code concatenated in order (RFC 3396); decode() types them.
+ */
 SeqBuffer.prototype.getOptions = function getOptions(this: SeqBuffer): Record<number, unknown> {
-  const out: Record<number, unknown> = {};
-  const buf = this._data;
-  while (this._r < buf.length) {
-    const code = buf[this._r++];
+  const out = new Map<number, Buffer[]>();
+  this._r = walkOptions(this._data, this._r, this._data.length, out);
+  // The Map goes through protocol.parse untouched (it only stores it); decode() reads it back as a Map.
+  return out as unknown as Record<number, unknown>;
+};
+
+/** Reads options from buf[from, to) into `out` until End or the end of the area; returns where it stopped. */
+function walkOptions(buf: Buffer, from: number, to: number, out: Map<number, Buffer[]>): number {
+  let r = from;
+  while (r < to) {
+    const code = buf[r++]!;
     if (code === 255) break;
     if (code === 0) continue;
-    if (this._r >= buf.length) throw new RangeError('truncated option');
-    const len = buf[this._r++];
-    if (this._r + len > buf.length) throw new RangeError(`option ${code} overruns the packet`);
-    const body = buf.subarray(this._r, this._r + len);
-    this._r += len;
-    const def = registry[code];
-    if (def?.type && def.type !== 'UInt8s') {
-      const reader = new SeqBuffer(Buffer.from(body)) as unknown as Reader;
-      out[code] = reader['get' + def.type](len);
-    } else {
-      out[code] = Buffer.from(body);
-    }
+    if (r >= to) throw new RangeError('truncated option');
+    const len = buf[r++]!;
+    if (r + len > to) throw new RangeError(`option ${code} overruns its field`);
+    const parts = out.get(code) ?? [];
+    parts.push(buf.subarray(r, r + len));
+    out.set(code, parts);
+    r += len;
   }
-  return out;
-};
+  return r;
+}
+
+/** Lengths each registry type allows: exact sizes, or a multiple of an element size (0 allowed). */
+const FIXED: Record<string, number> = { IP: 4, UInt8: 1, Int8: 1, UInt16: 2, Int16: 2, UInt32: 4, Int32: 4 };
+const MULTIPLE: Record<string, number> = { IPs: 4, UInt16s: 2 };
+
+/**
+ * Whether an option body of `len` bytes fits its code's registered type. Typed options that do not fit are
+ * malformed (the packet is dropped) rather than read partially; untyped and text options take any length.
+ */
+export function optionLengthFits(code: number, len: number): boolean {
+  const type = registry[code]?.type;
+  if (type === undefined) return true;
+  if (FIXED[type] !== undefined) return len === FIXED[type];
+  if (MULTIPLE[type] !== undefined) return len % MULTIPLE[type] === 0;
+  return true;
+}
+
+function typed(code: number, body: Buffer): unknown {
+  const def = registry[code];
+  if (!optionLengthFits(code, body.length)) throw new RangeError(`option ${code}: ${body.length} bytes do not fit ${def?.type}`);
+  if (!def?.type || def.type === 'UInt8s') return Buffer.from(body);
+  const reader = new SeqBuffer(body) as unknown as Reader;
+  return reader['get' + def.type](body.length);
+}
+
+const SNAME = [44, 108] as const;
+const FILE = [108, 236] as const;
 
 export const MessageType = {
   DISCOVER: 1,
@@ -99,10 +133,35 @@ export interface DhcpPacket {
   options: Record<number, unknown>;
 }
 
-/** Decode a datagram; throws on anything malformed (callers count and drop). */
+/**
+ * Decode a datagram; throws on anything malformed (callers count and drop): shorter than the fixed header,
+ * bad magic cookie, a hardware address other than Ethernet's, an option overrunning its field, a typed option
+ * whose length does not fit. Option overload (52) is honoured: options continue in `file` (1 or 3), then
+ * `sname` (2 or 3), and those fields then carry no names.
+ */
 export function decode(buf: Buffer): DhcpPacket {
+  // The cheap checks first: a flood of garbage is mostly rejected here, before any string is built.
+  if (buf.length < 240) throw new RangeError('shorter than the DHCP header');
+  if (buf.readUInt32BE(236) !== 0x63825363) throw new Error('bad magic cookie');
+  if (buf[1] !== 1 || buf[2] !== 6) throw new Error(`not an Ethernet hardware address (type ${buf[1]}, length ${buf[2]})`);
   const p = protocol.parse(buf);
-  if (p.magicCookie !== 0x63825363) throw new Error('bad magic cookie');
+  const raw = p.options as unknown as Map<number, Buffer[]>;
+  let { sname, file } = p;
+  const overload = raw.get(52);
+  if (overload) {
+    const mode = Buffer.concat(overload);
+    if (mode.length !== 1 || mode[0]! < 1 || mode[0]! > 3) throw new RangeError('bad option overload (52)');
+    if (mode[0] !== 2) {
+      walkOptions(buf, FILE[0], FILE[1], raw);
+      file = '';
+    }
+    if (mode[0] !== 1) {
+      walkOptions(buf, SNAME[0], SNAME[1], raw);
+      sname = '';
+    }
+  }
+  const options: Record<number, unknown> = {};
+  for (const [code, parts] of raw) options[code] = typed(code, parts.length === 1 ? parts[0]! : Buffer.concat(parts));
   return {
     op: p.op,
     htype: p.htype,
@@ -116,9 +175,9 @@ export function decode(buf: Buffer): DhcpPacket {
     siaddr: p.siaddr,
     giaddr: p.giaddr,
     chaddr: p.chaddr.toLowerCase().replace(/-/g, ':'),
-    sname: p.sname,
-    file: p.file,
-    options: p.options,
+    sname,
+    file,
+    options,
   };
 }
 
@@ -140,12 +199,15 @@ export function encode(reply: ReplyPacket): Buffer {
   w._w -= 1;
   for (const [code, value] of reply.options) {
     if (Buffer.isBuffer(value)) {
-      if (value.length > 255) throw new RangeError(`option ${code} longer than 255 bytes`);
-      if (w._w + 3 + value.length > w._data.length) throw new RangeError('reply larger than 1500 bytes');
-      w._data[w._w++] = code;
-      w._data[w._w++] = value.length;
-      value.copy(w._data, w._w);
-      w._w += value.length;
+      // Longer than one option can hold (an echoed 82 that arrived in several parts): split per RFC 3396.
+      for (let at = 0; at === 0 || at < value.length; at += 255) {
+        const part = value.subarray(at, at + 255);
+        if (w._w + 3 + part.length > w._data.length) throw new RangeError('reply larger than 1500 bytes');
+        w._data[w._w++] = code;
+        w._data[w._w++] = part.length;
+        part.copy(w._data, w._w);
+        w._w += part.length;
+      }
     } else {
       if (!registry[code]) throw new Error(`option ${code} has no known type; send it as raw bytes`);
       w.addOptions({ [code]: value });

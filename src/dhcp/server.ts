@@ -10,7 +10,8 @@ import { decideBoot, isBootClient, type BootDecision } from '../boot/decide.js';
 import type { Reservation, Subnet } from '../model/types.js';
 import { decode, encode, MessageType, messageTypeName, type DhcpPacket } from './codec.js';
 import { requestFacts, type RequestFacts } from './facts.js';
-import { cidrContains, parseCidr, ZERO } from './ipv4.js';
+import { cidrContains, ipToInt, parseCidr, ZERO, type Cidr } from './ipv4.js';
+import { LogLimiter } from './logLimit.js';
 import { bump, type Counters, type DhcpDirectory, type EventSink, type LeasePort, type Log } from './ports.js';
 import { buildReply, destinationOf, type Destination, type ReplySpec } from './reply.js';
 
@@ -37,6 +38,8 @@ export interface DhcpServerDeps {
   httpPort: number;
   /** Server port (replies to relays go to giaddr on this port) and client port. */
   ports: { server: number; client: number };
+  /** Requests handled at once (default 512); more arriving meanwhile are dropped and counted (`dropped_overload`). */
+  maxInFlight?: number;
 }
 
 /** Where a request arrived: the DHCP port, or the proxyDHCP follow-up port (4011). */
@@ -47,7 +50,34 @@ const leaseSeconds = (subnet: Subnet, reservation: Reservation | undefined): num
 
 const arch64 = (arch: number | undefined): 'amd64' | 'arm64' => (arch === 11 || arch === 19 ? 'arm64' : 'amd64');
 
+const isLoopback = (ip: string): boolean => ipToInt(ip) >>> 24 === 127;
+
+/**
+ * 0/8, multicast and class E (224/3) and the limited broadcast are never a relay's address; nor is 127/8,
+ * unless the request arrived on a loopback address itself (single-host setups and tests relay there).
+ */
+const bogusRelay = (giaddr: string, iface: ServedInterface): boolean => {
+  const first = ipToInt(giaddr) >>> 24;
+  if (first === 0 || first >= 224 || giaddr === iface.address) return true;
+  return first === 127 && !isLoopback(iface.address);
+};
+
+/** The subnet's own network or broadcast address (blocks of 4 and more addresses have them). */
+const networkOrBroadcast = (c: Cidr, ip: string): boolean => {
+  if (c.prefix > 30) return false;
+  const n = ipToInt(ip);
+  return n === c.first || n === c.last;
+};
+
 export class DhcpServer {
+  private readonly limiter = new LogLimiter();
+  /**
+   * Requests between decode and reply. Sockets are read as fast as datagrams come, so without a bound a flood
+   * of valid-looking requests queues unbounded work (memory) and delays every reply past the clients' timeouts;
+   * shedding the excess keeps latency bounded, and clients retry.
+   */
+  private inFlight = 0;
+
   constructor(private readonly d: DhcpServerDeps) {}
 
   /** Handle one datagram; never throws (malformed input and internal failures are counted and logged). */
@@ -62,15 +92,23 @@ export class DhcpServer {
       bump(this.d.counters, 'dropped_malformed');
       return undefined;
     }
+    if (this.inFlight >= (this.d.maxInFlight ?? 512)) {
+      bump(this.d.counters, 'dropped_overload');
+      this.limiter.log('overload', (suppressed) => this.d.log.warn({ inFlight: this.inFlight, suppressed }, 'dhcp: overloaded; dropping requests until the backlog clears'));
+      return undefined;
+    }
     bump(this.d.counters, `in_${messageTypeName[facts.type]}`);
+    this.inFlight++;
     try {
       const out = await this.dispatch(req, facts, iface, via, from);
       if (out) bump(this.d.counters, `out_${messageTypeName[out.type]}`);
       return out && { data: out.data, to: out.to };
     } catch (err) {
       bump(this.d.counters, 'errors');
-      this.d.log.error({ err, mac: facts.mac, type: messageTypeName[facts.type] }, 'dhcp: request failed');
+      this.limiter.log('errors', (suppressed) => this.d.log.error({ err, mac: facts.mac, type: messageTypeName[facts.type], suppressed }, 'dhcp: request failed'));
       return undefined;
+    } finally {
+      this.inFlight--;
     }
   }
 
@@ -88,9 +126,19 @@ export class DhcpServer {
   }
 
   private async dispatch(req: DhcpPacket, facts: RequestFacts, iface: ServedInterface, via: Via, from: Destination) {
+    // A relay address that no relay can have would make the reply go to ourselves, a broadcast address or
+    // another network's host: ignore it (spoofed or garbled) rather than reflect replies there.
+    if (req.giaddr !== ZERO && bogusRelay(req.giaddr, iface)) {
+      bump(this.d.counters, 'ignored_bogus_giaddr');
+      return undefined;
+    }
     const { subnet, reservation } = await this.scope(req, facts, iface);
     if (!subnet) {
       bump(this.d.counters, 'ignored_no_subnet');
+      return undefined;
+    }
+    if (req.giaddr !== ZERO && networkOrBroadcast(parseCidr(subnet.cidr), req.giaddr)) {
+      bump(this.d.counters, 'ignored_bogus_giaddr');
       return undefined;
     }
     if (subnet.proxy || via === 'proxy') return this.proxy(req, facts, iface, subnet, reservation, via, from);
@@ -103,7 +151,9 @@ export class DhcpServer {
         const lease = await this.d.leases.offer({ ...lreq, requested: facts.requested });
         if (!lease) {
           bump(this.d.counters, 'pool_exhausted');
-          this.d.log.warn({ mac: facts.mac, subnet: subnet.name }, 'dhcp: no address to offer (pool exhausted)');
+          this.limiter.log(`pool:${subnet.name}`, (suppressed) =>
+            this.d.log.warn({ mac: facts.mac, subnet: subnet.name, suppressed }, 'dhcp: no address to offer (pool exhausted)'),
+          );
           return undefined;
         }
         const boot = await this.boot(facts, subnet, reservation, serverId, 'discover');
@@ -114,7 +164,7 @@ export class DhcpServer {
       case MessageType.DECLINE: {
         if (facts.serverId && facts.serverId !== serverId) return undefined;
         if (facts.requested) await this.d.leases.decline(facts.mac, facts.requested);
-        this.d.log.warn({ mac: facts.mac, address: facts.requested }, 'dhcp: client declined its address');
+        this.limiter.log('decline', (suppressed) => this.d.log.warn({ mac: facts.mac, address: facts.requested, suppressed }, 'dhcp: client declined its address'));
         return undefined;
       }
       case MessageType.RELEASE: {
@@ -123,6 +173,12 @@ export class DhcpServer {
         return undefined;
       }
       case MessageType.INFORM: {
+        // The ACK goes to ciaddr: it must be a host address of this subnet, not a broadcast to reflect onto.
+        const c = parseCidr(subnet.cidr);
+        if (req.ciaddr !== ZERO && (!cidrContains(c, req.ciaddr) || networkOrBroadcast(c, req.ciaddr))) {
+          bump(this.d.counters, 'ignored_bogus_ciaddr');
+          return undefined;
+        }
         const boot = await this.boot(facts, subnet, reservation, serverId, 'inform');
         return reply({ type: MessageType.ACK, subnet, reservation, boot });
       }
@@ -246,7 +302,9 @@ export class DhcpServer {
 
   private async send(req: DhcpPacket, facts: RequestFacts, iface: ServedInterface, spec: ReplySpec) {
     const built = buildReply(spec);
-    if (built.problems.length > 0) this.d.log.warn({ mac: facts.mac, problems: built.problems }, 'dhcp: options skipped');
+    if (built.problems.length > 0) {
+      this.limiter.log(`options:${spec.subnet?.name}`, (suppressed) => this.d.log.warn({ mac: facts.mac, problems: built.problems, suppressed }, 'dhcp: options skipped'));
+    }
     const data = encode(built.packet);
     return { data, to: destinationOf(req, spec.type, this.d.ports, iface.broadcastTo), type: spec.type };
   }

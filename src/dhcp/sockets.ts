@@ -9,14 +9,19 @@
  * its address. The sockets share the port, which needs reuseAddr, so a lock file in the data directory is
  * what makes a second daemon fail loudly.
  *
+ * Interfaces are looked up again every few seconds and after a socket fails: one that appears, comes up or
+ * gets its address later (a bridge without carrier at boot) is served from then on, one that goes away or
+ * changes address has its sockets closed (and rebound with the new address). While a named interface cannot
+ * be served the log says which and why.
+ *
  * Explicit mode (tests, single-address setups): one socket bound to a given address, no reuseAddr.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import sockopt from 'sockopt';
 import { FarrierError } from '../errors.js';
+import { scanInterfaces, type FoundInterface } from './interfaces.js';
 import { bump, type Counters, type Log } from './ports.js';
 import type { DhcpServer, ServedInterface, Via } from './server.js';
 
@@ -28,6 +33,9 @@ const SO_BINDTOIFINDEX = 62;
  * The kernel caps it at net.core.rmem_max.
  */
 const RECV_BUFFER = 2 * 1024 * 1024;
+const RESCAN_MS = 5000;
+/** A still-waiting interface is logged again this often (and at once when the reason changes). */
+const WAITING_LOG_MS = 60_000;
 
 export interface DhcpSocketOptions {
   server: DhcpServer;
@@ -42,32 +50,15 @@ export interface DhcpSocketOptions {
   lockDir?: string;
   /** Explicit mode: bind here instead of per interface. */
   explicit?: { bindAddress: string; iface: ServedInterface };
+  /** How often interfaces are looked up again (default 5 s). */
+  rescanMs?: number;
 }
 
 export interface DhcpSockets {
-  interfaces: ServedInterface[];
+  /** The interfaces served right now. */
+  interfaces(): ServedInterface[];
   ports: { dhcp: number; proxy: number | null };
   close(): Promise<void>;
-}
-
-/** IPv4 interfaces from os.networkInterfaces(), first address of each, filtered by name. */
-export function discoverInterfaces(only: string[]): Array<ServedInterface & { index: number }> {
-  const out: Array<ServedInterface & { index: number }> = [];
-  for (const [name, addrs] of Object.entries(networkInterfaces())) {
-    if (only.length > 0 ? !only.includes(name) : name === 'lo') continue;
-    const v4 = (addrs ?? []).find((a) => a.family === 'IPv4' && (only.length > 0 || !a.internal));
-    if (!v4 || !v4.cidr) continue;
-    let index: number;
-    try {
-      index = Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8').trim());
-    } catch {
-      continue;
-    }
-    out.push({ name, index, address: v4.address, prefix: Number(v4.cidr.split('/')[1]), broadcastTo: '255.255.255.255' });
-  }
-  const missing = only.filter((n) => !out.some((i) => i.name === n));
-  if (missing.length > 0) throw new FarrierError('VALIDATION', `DHCP interfaces without an IPv4 address or not found: ${missing.join(', ')}`);
-  return out;
 }
 
 function takeLock(dir: string): () => void {
@@ -107,11 +98,30 @@ function bind(sock: Socket, port: number, address: string): Promise<void> {
   });
 }
 
+const closeAll = (sockets: Socket[]): Promise<void> =>
+  Promise.all(
+    sockets.map(
+      (s) =>
+        new Promise<void>((r) => {
+          try {
+            s.close(() => r());
+          } catch {
+            r(); // already closed
+          }
+        }),
+    ),
+  ).then(() => undefined);
+
+const sameInterface = (a: FoundInterface, b: FoundInterface): boolean => a.index === b.index && a.address === b.address && a.prefix === b.prefix;
+const label = (i: ServedInterface): string => `${i.name}:${i.address}/${i.prefix}`;
+
 export async function startDhcpSockets(o: DhcpSocketOptions): Promise<DhcpSockets> {
-  const sockets: Socket[] = [];
   const release = o.lockDir ? takeLock(o.lockDir) : () => undefined;
-  const serve = (sock: Socket, iface: ServedInterface, via: Via) => {
-    sock.on('error', (err) => o.log.error({ err, iface: iface.name }, 'dhcp: socket error'));
+  const pairs: Array<[number, Via]> = [[o.port, 'dhcp']];
+  if (o.proxyPort !== null) pairs.push([o.proxyPort, 'proxy']);
+
+  const serve = (sock: Socket, iface: ServedInterface, via: Via, onError: (err: Error) => void) => {
+    sock.on('error', onError);
     sock.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
       void o.server.handle(msg, iface, via, { address: rinfo.address, port: rinfo.port }).then((out) => {
         if (!out) return;
@@ -122,55 +132,139 @@ export async function startDhcpSockets(o: DhcpSocketOptions): Promise<DhcpSocket
         try {
           sock.send(out.data, out.to.port, out.to.address, (err) => err && failed(err));
         } catch (err) {
-          failed(err); // the socket was closed while the reply was being prepared (shutdown)
+          failed(err); // the socket was closed while the reply was being prepared (shutdown, interface gone)
         }
       });
     });
   };
-  try {
-    let ifaces: ServedInterface[];
-    if (o.explicit) {
-      ifaces = [o.explicit.iface];
-      const pairs: Array<[number, Via]> = [[o.port, 'dhcp']];
-      if (o.proxyPort !== null) pairs.push([o.proxyPort, 'proxy']);
+
+  if (o.explicit) {
+    const iface = o.explicit.iface;
+    const sockets: Socket[] = [];
+    try {
       for (const [port, via] of pairs) {
         const sock = createSocket({ type: 'udp4', recvBufferSize: RECV_BUFFER });
         sockets.push(sock);
         await bind(sock, port, o.explicit.bindAddress);
         sock.setBroadcast(true);
-        serve(sock, o.explicit.iface, via);
+        serve(sock, iface, via, (err) => o.log.error({ err, iface: iface.name }, 'dhcp: socket error'));
       }
-    } else {
-      const found = discoverInterfaces(o.interfaces);
-      ifaces = found;
-      for (const iface of found) {
-        const pairs: Array<[number, Via]> = [[o.port, 'dhcp']];
-        if (o.proxyPort !== null) pairs.push([o.proxyPort, 'proxy']);
-        for (const [port, via] of pairs) {
-          const sock = createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: RECV_BUFFER });
-          sockets.push(sock);
-          await bind(sock, port, '0.0.0.0');
-          sockopt.setsockopt(sock, SOL_SOCKET, SO_BINDTOIFINDEX, iface.index);
-          sock.setBroadcast(true);
-          serve(sock, iface, via);
-        }
-      }
-      o.log.info({ interfaces: found.map((i) => `${i.name}:${i.address}/${i.prefix}`) }, 'dhcp: serving');
+    } catch (err) {
+      await closeAll(sockets);
+      release();
+      throw err;
     }
     let closed = false;
     return {
-      interfaces: ifaces,
+      interfaces: () => [iface],
       ports: { dhcp: o.port, proxy: o.proxyPort },
       close: async () => {
         if (closed) return;
         closed = true;
-        await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
+        await closeAll(sockets);
         release();
       },
     };
+  }
+
+  const bound = new Map<string, { iface: FoundInterface; sockets: Socket[] }>();
+  let closed = false;
+  let lastWaiting = '';
+  let lastWaitingLog = 0;
+
+  const unbind = (name: string): Promise<void> => {
+    const b = bound.get(name);
+    if (!b) return Promise.resolve();
+    bound.delete(name);
+    return closeAll(b.sockets);
+  };
+
+  const bindInterface = async (iface: FoundInterface): Promise<void> => {
+    const sockets: Socket[] = [];
+    try {
+      for (const [port, via] of pairs) {
+        const sock = createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: RECV_BUFFER });
+        sockets.push(sock);
+        await bind(sock, port, '0.0.0.0');
+        sockopt.setsockopt(sock, SOL_SOCKET, SO_BINDTOIFINDEX, iface.index);
+        sock.setBroadcast(true);
+        serve(sock, iface, via, (err) => {
+          o.log.error({ err, iface: iface.name }, 'dhcp: socket error; looking the interface up again');
+          if (bound.get(iface.name)?.sockets.includes(sock)) void unbind(iface.name).then(() => rescan());
+        });
+      }
+    } catch (err) {
+      await closeAll(sockets);
+      throw err;
+    }
+    bound.set(iface.name, { iface, sockets });
+  };
+
+  /** Brings the bound sockets in line with the interfaces as they are now; on the first run, bind errors throw. */
+  const sync = async (first: boolean): Promise<void> => {
+    if (closed) return;
+    const scan = scanInterfaces(o.interfaces);
+    for (const [name, b] of [...bound]) {
+      const now = scan.found.find((i) => i.name === name);
+      if (now && sameInterface(now, b.iface)) continue;
+      o.log.warn({ iface: name, was: label(b.iface), now: now ? label(now) : null }, now ? 'dhcp: interface changed; rebinding' : 'dhcp: interface gone; stopped serving it');
+      await unbind(name);
+    }
+    const waiting = [...scan.waiting];
+    let added = false;
+    for (const iface of scan.found) {
+      if (bound.has(iface.name) || closed) continue;
+      try {
+        await bindInterface(iface);
+        added = true;
+      } catch (err) {
+        if (first) throw err;
+        waiting.push({ name: iface.name, reason: (err as Error).message });
+      }
+    }
+    if (added) o.log.info({ interfaces: [...bound.values()].map((b) => label(b.iface)) }, 'dhcp: serving');
+    const key = JSON.stringify(waiting) + (bound.size === 0 ? ':none' : '');
+    const isWaiting = waiting.length > 0 || bound.size === 0;
+    if (isWaiting && (key !== lastWaiting || Date.now() - lastWaitingLog >= WAITING_LOG_MS)) {
+      lastWaitingLog = Date.now();
+      const rescanSeconds = (o.rescanMs ?? RESCAN_MS) / 1000;
+      if (waiting.length > 0) {
+        o.log.warn(
+          { waiting: waiting.map((w) => `${w.name} (${w.reason})`), rescanSeconds },
+          `dhcp: waiting for ${waiting.map((w) => `${w.name} (${w.reason})`).join(', ')}; served as soon as it is up with an IPv4 address`,
+        );
+      } else {
+        o.log.warn({ rescanSeconds }, 'dhcp: no interface with an IPv4 address to serve yet');
+      }
+    }
+    lastWaiting = isWaiting ? key : '';
+  };
+
+  let running: Promise<void> = Promise.resolve();
+  const rescan = (): Promise<void> => {
+    running = running.then(() => sync(false)).catch((err: unknown) => o.log.error({ err }, 'dhcp: interface rescan failed'));
+    return running;
+  };
+
+  try {
+    await sync(true);
   } catch (err) {
-    for (const s of sockets) s.close();
+    await Promise.all([...bound.keys()].map(unbind));
     release();
     throw err;
   }
+  const timer = setInterval(() => void rescan(), o.rescanMs ?? RESCAN_MS);
+  timer.unref();
+  return {
+    interfaces: () => [...bound.values()].map((b) => b.iface),
+    ports: { dhcp: o.port, proxy: o.proxyPort },
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      clearInterval(timer);
+      await running;
+      await Promise.all([...bound.keys()].map(unbind));
+      release();
+    },
+  };
 }

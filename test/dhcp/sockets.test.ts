@@ -31,11 +31,18 @@ t.test('lock file and exclusive bind', async (t) => {
   await again.close();
 });
 
-t.test('unknown interface names are rejected at start', async (t) => {
+t.test('a named interface that does not exist yet is waited for, and the log says which and why', async (t) => {
   const store = await openSqliteStore(`${tempDir(t)}/f.db`);
   t.teardown(() => store.close());
-  const log = pino({ level: 'silent' });
+  const lines: Array<{ level: number; msg: string }> = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg: string }) });
   const counters = new Map<string, number>();
   const server = new DhcpServer({ directory: new CachedDirectory(storeDirectory(store), undefined, 0), leases: new LeaseEngine(store), events: new EventBus(), log, counters, httpPort: 8091, ports: { server: 67, client: 68 } });
-  await t.rejects(startDhcpSockets({ server, log, counters, port: randomPort(), proxyPort: null, interfaces: ['nosuch0'] }), { code: 'VALIDATION', message: /nosuch0/ });
+  const sockets = await startDhcpSockets({ server, log, counters, port: randomPort(), proxyPort: null, interfaces: ['nosuch0'], rescanMs: 20 });
+  t.teardown(() => sockets.close());
+  t.same(sockets.interfaces(), [], 'nothing served yet');
+  await new Promise((r) => setTimeout(r, 200));
+  const waiting = lines.filter((l) => l.msg.includes('waiting for nosuch0 (not found)'));
+  t.equal(waiting.length, 1, 'one warning naming the interface and the reason, not one per rescan');
+  t.equal(waiting[0]?.level, 40, 'at warn level');
 });
