@@ -41,6 +41,8 @@ export interface Config {
   tokenTtl: number;
   /** Lifetime of machine tokens minted for boot templates, seconds. */
   machineTokenTtl: number;
+  /** Seconds tokens signed with the previous key stay valid after `farrier tokens rotate-key`. */
+  tokenKeyGrace: number;
   /** Require API credentials on GET /metrics (off: scrapers on the management network need none). */
   metricsAuth: boolean;
   /** Seconds SIGTERM waits for in-flight TFTP/HTTP transfers before closing. */
@@ -97,6 +99,7 @@ export const configOptions: readonly OptionDef[] = [
   def('loaderPaths', 'map', {}, 'loader overrides name=path[,name=path] (e.g. ipxe.efi=/srv/ipxe.efi)'),
   def('tokenTtl', 'int', 3600, 'lifetime of user API tokens in seconds'),
   def('machineTokenTtl', 'int', 3600, 'lifetime of machine tokens in seconds'),
+  def('tokenKeyGrace', 'int', 3600, 'seconds tokens signed with the previous key stay valid after a key rotation'),
   def('metricsAuth', 'boolean', false, 'require API credentials on GET /metrics'),
   def('shutdownGrace', 'int', 10, 'seconds SIGTERM waits for in-flight TFTP/HTTP transfers'),
 ];

@@ -13,7 +13,7 @@ import type { MachineRenderer } from './api/render.js';
 import { loadSpec } from './api/spec.js';
 import { bootRoot } from './boot/index.js';
 import { buildApp, createLogger } from './app.js';
-import { loadOrCreateTokenKey } from './auth/tokens.js';
+import { loadTokenKeyring } from './auth/tokens.js';
 import { type Config, packageRoot } from './config.js';
 import { loadRepoContent } from './core/content.js';
 import { type Services, createServices } from './core/services.js';
@@ -134,7 +134,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions = {}): Pro
   let app: FastifyInstance | undefined;
   const started: DaemonService[] = [];
   try {
-    const tokenKey = await loadOrCreateTokenKey(config.dataDir);
+    const tokenKey = await loadTokenKeyring(config.dataDir, config.tokenKeyGrace);
     const content = await loadRepoContent(config.contentDir);
     const bus = new EventBus();
     const services = await createServices(store, bus, logger, { content, tokenKey, tokenTtl: config.tokenTtl, machineTokenTtl: config.machineTokenTtl });

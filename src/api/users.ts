@@ -1,4 +1,4 @@
-/** /api/v1/users (admins only), POST /api/v1/tokens and token revocation. */
+/** /api/v1/users (admins only), POST /api/v1/tokens, token revocation and signing-key rotation. */
 import { userListSpec } from '../core/users.js';
 import { FarrierError } from '../errors.js';
 import { addCollection } from './collection.js';
@@ -8,6 +8,11 @@ export function registerUsers(ctx: ApiContext): void {
   const u = ctx.services.users;
   addCollection(ctx, 'users', 'name', userListSpec, u);
   addRoute(ctx, { method: 'POST', path: '/users/{name}/revoke-tokens', handler: (req) => u.revokeTokens(req.params.name!) });
+  addRoute(ctx, {
+    method: 'POST',
+    path: '/tokens/rotate-key',
+    handler: (req) => ctx.services.tokens.keys.rotate((req.body as { grace?: number } | undefined)?.grace),
+  });
   addRoute(ctx, {
     method: 'POST',
     path: '/tokens',

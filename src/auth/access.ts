@@ -1,5 +1,6 @@
 /**
- * Who may call what. Roles: admin (everything), operator (everything but users), readonly (GET only).
+ * Who may call what. Roles: admin (everything), operator (everything but users and the token key), readonly
+ * (GET only).
  * Machine tokens may only use routes marked `machine` and only for their own machine.
  */
 import type { Principal } from '../core/tokens.js';
@@ -29,6 +30,7 @@ export function decide(p: Principal, route: RouteAccess, params: Record<string, 
   }
   if (p.role === 'admin') return { allow: true };
   if (route.path === '/users' || route.path.startsWith('/users/')) return { allow: false, reason: `only admins manage users (you are ${p.role})` };
+  if (route.path === '/tokens/rotate-key') return { allow: false, reason: `only admins rotate the token signing key (you are ${p.role})` };
   if (route.anyUser) return { allow: true };
   if (route.method === 'GET') return { allow: true };
   if (p.role === 'operator') return { allow: true };

@@ -15,6 +15,7 @@ import { PrefsService } from './prefs.js';
 import { ProfileService } from './profiles.js';
 import { ReservationService, SubnetService } from './subnets.js';
 import { TemplateService } from './templates.js';
+import type { TokenKeyring } from '../auth/tokens.js';
 import { TokenService } from './tokens.js';
 import { UserService } from './users.js';
 
@@ -22,7 +23,7 @@ export interface ServicesOptions {
   /** Shipped read-only bootenvs and templates (loadRepoContent). */
   content: RepoContent;
   /** HMAC key for tokens (loadOrCreateTokenKey). */
-  tokenKey: Buffer;
+  tokenKey: Buffer | TokenKeyring;
   tokenTtl: number;
   machineTokenTtl: number;
 }

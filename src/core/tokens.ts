@@ -5,7 +5,7 @@
 import { FarrierError } from '../errors.js';
 import type { Machine, Role, User } from '../model/types.js';
 import type { Store, Stored } from '../store/store.js';
-import { sameString, secretFingerprint, signToken, verifyToken, type TokenClaims } from '../auth/tokens.js';
+import { TokenKeyring, sameString, secretFingerprint, type TokenClaims } from '../auth/tokens.js';
 
 export interface IssuedToken {
   token: string;
@@ -19,15 +19,20 @@ export type Principal =
   | { kind: 'machine'; uuid: string };
 
 export class TokenService {
+  /** The signing keys; a bare key (tests) becomes an in-memory keyring. */
+  readonly keys: TokenKeyring;
+
   constructor(
     private readonly store: Store,
-    private readonly key: Buffer,
+    key: Buffer | TokenKeyring,
     private readonly ttl: { user: number; machine: number },
-  ) {}
+  ) {
+    this.keys = key instanceof TokenKeyring ? key : new TokenKeyring(key, [], undefined, 3600);
+  }
 
   private issue(claims: Omit<TokenClaims, 'exp'>, ttlSeconds: number): IssuedToken {
     const exp = Math.floor(Date.now() / 1000) + ttlSeconds;
-    return { token: signToken(this.key, { ...claims, exp }), expiresAt: new Date(exp * 1000).toISOString() };
+    return { token: this.keys.sign({ ...claims, exp }), expiresAt: new Date(exp * 1000).toISOString() };
   }
 
   mintUserToken(user: Stored<User>, ttlSeconds?: number): IssuedToken {
@@ -42,7 +47,7 @@ export class TokenService {
 
   /** The principal of a valid, unrevoked token; undefined for anything else. */
   async check(token: string): Promise<Principal | undefined> {
-    const claims = verifyToken(this.key, token);
+    const claims = this.keys.verify(token);
     if (!claims) return undefined;
     if (claims.scope === 'user') {
       const u = await this.store.get<User>('users', claims.sub);

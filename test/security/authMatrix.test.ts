@@ -200,6 +200,8 @@ class Recipes {
       case 'getPrefs': return { url: '/api/v1/prefs', ok: [200] };
       case 'setPrefs': return { url: '/api/v1/prefs', body: { defaultBootEnv: 'local', unknownBootEnv: 'ignore' }, ok: [200] };
       case 'patchPrefs': return { url: '/api/v1/prefs', body: { defaultBootEnv: 'local' }, contentType: MERGE, ok: [200] };
+      // A long grace: the tokens this matrix minted before keep working after the rotation.
+      case 'rotateTokenKey': return { url: '/api/v1/tokens/rotate-key', body: { grace: 3600 }, ok: [200] };
       case 'createToken': return { url: '/api/v1/tokens', body: { ttl: 60 }, ok: [201] };
       case 'listFiles': return { url: '/api/v1/files', ok: [200] };
       case 'putFile': return { url: `/api/v1/files/sec/f${i}.txt`, payload: 'data', contentType: OCTET, ok: [201] };
