@@ -19,6 +19,7 @@ PKGS=(
   cloud-init grub-common                  # `cloud-init schema` and grub-script-check validate shipped templates
   systemd libcap2-bin util-linux          # systemd-analyze (unit check), setcap/setpriv (privilege test)
   iproute2 curl procps psmisc
+  sqlite3                                 # holds a database lock from another process (disk test)
 )
 
 if [ "$(id -u)" != 0 ]; then
