@@ -15,6 +15,13 @@ import { applyPatch } from './patch.js';
 import type { PrefsService } from './prefs.js';
 import { NAME_RE, Problems, ipToInt, normalizeMac } from './validate.js';
 
+/** What one list call looks up once and shares across its machines' status. */
+interface ListCache {
+  profiles: Map<string, Profile>;
+  defs: Map<string, Param>;
+  bootenvs: Map<string, ReturnType<BootEnvService['find']>>;
+}
+
 export const machineListSpec: ListSpec = {
   fields: { uuid: 'string', name: 'string', macs: 'array', address: 'string', arch: 'string', bootenv: 'string', profiles: 'array', description: 'string', available: 'boolean', params: 'object' },
   aliases: { mac: 'macs', profile: 'profiles' },
@@ -104,7 +111,7 @@ export class MachineService {
   }
 
   /** Computes available/errors against the current bootenvs, profiles and param definitions. */
-  async withStatus(m: Stored<Machine>, cache?: { profiles: Map<string, Profile>; defs: Map<string, Param> }): Promise<PublicMachine> {
+  async withStatus(m: Stored<Machine>, cache?: ListCache): Promise<PublicMachine> {
     const errors: string[] = [];
     const profiles = cache?.profiles ?? new Map<string, Profile>();
     if (!cache) {
@@ -114,7 +121,7 @@ export class MachineService {
       }
     }
     for (const name of m.profiles) if (!profiles.has(name)) errors.push(`profile ${name} does not exist`);
-    const env = await this.bootenvs.find(m.bootenv);
+    const env = await (cache ? this.bootenvOnce(cache.bootenvs, m.bootenv) : this.bootenvs.find(m.bootenv));
     if (!env) errors.push(`bootenv ${m.bootenv} does not exist`);
     else {
       if (!env.available) errors.push(`bootenv ${m.bootenv} is not available: ${env.errors.join('; ')}`);
@@ -125,6 +132,16 @@ export class MachineService {
     return toPublic({ ...m, available: errors.length === 0, errors });
   }
 
+  /** A bootenv's status (its files checked on disk) once per list, not once per machine. */
+  private bootenvOnce(seen: ListCache['bootenvs'], name: string): ReturnType<BootEnvService['find']> {
+    let env = seen.get(name);
+    if (!env) {
+      env = this.bootenvs.find(name);
+      seen.set(name, env);
+    }
+    return env;
+  }
+
   async get(key: string): Promise<PublicMachine> {
     return this.withStatus(await this.resolveRaw(key));
   }
@@ -133,7 +150,8 @@ export class MachineService {
     const res = await this.deps.store.list<Machine>('machines', q);
     const profiles = new Map((await this.deps.store.list<Profile>('profiles')).items.map((p) => [p.name, p] as const));
     const defs = await this.params.all();
-    return { total: res.total, items: await Promise.all(res.items.map((m) => this.withStatus(m, { profiles, defs }))) };
+    const cache: ListCache = { profiles, defs, bootenvs: new Map() };
+    return { total: res.total, items: await Promise.all(res.items.map((m) => this.withStatus(m, cache))) };
   }
 
   /** References, param values and — when the bootenv changes — the bootenv's required params. */
