@@ -104,6 +104,11 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'index object addresses: machine by client address on every bound lease and boot-file transfer',
     sql: `CREATE INDEX objects_address ON objects (kind, json_extract(body, '$.address'));`,
   },
+  {
+    version: 7,
+    description: 'index object bootenvs: machine lists filtered by bootenv read only the matches',
+    sql: `CREATE INDEX objects_bootenv ON objects (kind, json_extract(body, '$.bootenv'));`,
+  },
 ];
 
 export function latestVersion(migrations: readonly Migration[]): number {

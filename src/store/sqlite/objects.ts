@@ -56,12 +56,18 @@ function isUniqueLookup(kind: Kind, filter: Filter): boolean {
     typeof filter.value === 'string' && filter.value !== '';
 }
 
-/** Kinds whose scalar `address` is indexed (migration 6): machines are found by client address per transfer. */
-const ADDRESS_INDEXED: ReadonlySet<Kind> = new Set<Kind>(['machines', 'reservations']);
+/**
+ * Scalar string fields with an expression index on `json_extract(body, '$.<field>')` (migrations 6, 7): a
+ * machine by client address (every bound lease and boot-file transfer), machines by bootenv (API lists).
+ */
+const INDEXED_FIELDS: Partial<Record<Kind, readonly ('address' | 'bootenv')[]>> = {
+  machines: ['address', 'bootenv'],
+  reservations: ['address'],
+};
 
-function isAddressLookup(kind: Kind, filter: Filter): boolean {
-  return ADDRESS_INDEXED.has(kind) && filter.path.length === 1 && filter.path[0] === 'address' &&
-    typeof filter.value === 'string' && filter.value !== '';
+function indexedField(kind: Kind, filter: Filter): 'address' | 'bootenv' | undefined {
+  if (filter.path.length !== 1 || typeof filter.value !== 'string' || filter.value === '') return undefined;
+  return INDEXED_FIELDS[kind]?.find((f) => f === filter.path[0]);
 }
 
 export class Objects {
@@ -89,10 +95,13 @@ export class Objects {
       if (isUniqueLookup(kind, f)) {
         conditions.push('key IN (SELECT key FROM unique_values WHERE kind = ? AND field = ? AND value = ?)');
         params.push(kind, f.path[0], f.value as string);
-      } else if (isAddressLookup(kind, f)) {
-        // Same idea through the expression index; the literal path must match the index's expression.
-        conditions.push(`key IN (SELECT key FROM objects WHERE kind = ? AND json_extract(body, '$.address') = ?)`);
-        params.push(kind, f.value as string);
+      } else {
+        // Same idea through an expression index; the literal path must match the index's expression.
+        const field = indexedField(kind, f);
+        if (field) {
+          conditions.push(`key IN (SELECT key FROM objects WHERE kind = ? AND json_extract(body, '$.${field}') = ?)`);
+          params.push(kind, f.value as string);
+        }
       }
       conditions.push(filterCondition('body'));
       params.push(...filterParams(f));
