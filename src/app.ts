@@ -60,6 +60,13 @@ export interface AppOptions {
   render?: MachineRenderer;
   /** The boot tree behind GET /machines/{key}/explain (absent: that route answers 503). */
   explain?: ExplainTree;
+  /** Serve over TLS with this PEM certificate and key (the daemon's HTTPS API app). */
+  https?: { cert: Buffer; key: Buffer };
+  /**
+   * TLS is on and this is the plain HTTP app: user credentials (passwords, user tokens) are refused here and
+   * pointed at this HTTPS port; machine tokens (installer callbacks) and unauthenticated routes still work.
+   */
+  userApiOverHttpsOnly?: { httpsPort: number };
 }
 
 /**
@@ -84,7 +91,14 @@ const routeTables = new WeakMap<FastifyInstance, { method: string; url: string }
 export const registeredRoutes = (app: FastifyInstance): { method: string; url: string }[] => routeTables.get(app) ?? [];
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
-  const app: FastifyInstance = Fastify({ loggerInstance: opts.logger as FastifyBaseLogger, forceCloseConnections: 'idle', routerOptions: { maxParamLength: MAX_PARAM_LENGTH }, frameworkErrors });
+  // Fastify's types tie the instance to its server type; the HTTPS app is used exactly like the HTTP one.
+  const app = Fastify({
+    loggerInstance: opts.logger as FastifyBaseLogger,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors,
+    ...(opts.https ? { https: opts.https } : {}),
+  }) as unknown as FastifyInstance;
   const table: { method: string; url: string }[] = [];
   routeTables.set(app, table);
   app.addHook('onRoute', (r) => {
@@ -107,7 +121,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     doc: opts.spec.doc,
     bodyAjv: createSpecAjv(opts.spec.doc),
     queryAjv: createSpecAjv(opts.spec.doc, { coerceTypes: true }),
-    auth: new Authenticator(opts.services),
+    auth: new Authenticator(opts.services, { userApiOverHttpsOnly: opts.userApiOverHttpsOnly }),
   };
   registerInfo(ctx, opts.info);
   registerMachines(ctx);

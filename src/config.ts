@@ -43,6 +43,12 @@ export interface Config {
   machineTokenTtl: number;
   /** Seconds tokens signed with the previous key stay valid after `farrier tokens rotate-key`. */
   tokenKeyGrace: number;
+  /** PEM certificate (chain) for the API over HTTPS; with tlsKey, turns HTTPS on. */
+  tlsCert: string | null;
+  /** PEM private key of tlsCert. */
+  tlsKey: string | null;
+  /** HTTPS port for the API and Swagger UI when TLS is on (boot files stay on the plain HTTP port). */
+  httpsPort: number;
   /** Require API credentials on GET /metrics (off: scrapers on the management network need none). */
   metricsAuth: boolean;
   /** Seconds SIGTERM waits for in-flight TFTP/HTTP transfers before closing. */
@@ -100,6 +106,9 @@ export const configOptions: readonly OptionDef[] = [
   def('tokenTtl', 'int', 3600, 'lifetime of user API tokens in seconds'),
   def('machineTokenTtl', 'int', 3600, 'lifetime of machine tokens in seconds'),
   def('tokenKeyGrace', 'int', 3600, 'seconds tokens signed with the previous key stay valid after a key rotation'),
+  def('tlsCert', 'string', null, 'PEM certificate file: serve the API and Swagger UI over HTTPS on --https-port'),
+  def('tlsKey', 'string', null, 'PEM private key file for --tls-cert'),
+  def('httpsPort', 'port', 8443, 'HTTPS port of the API when --tls-cert/--tls-key are set (boot files stay on --http-port)'),
   def('metricsAuth', 'boolean', false, 'require API credentials on GET /metrics'),
   def('shutdownGrace', 'int', 10, 'seconds SIGTERM waits for in-flight TFTP/HTTP transfers'),
 ];
@@ -108,7 +117,7 @@ const bad = (source: string, message: string): FarrierError =>
   new FarrierError('VALIDATION', `config: ${source}: ${message}`, [{ field: source, message }]);
 
 function coerce(o: OptionDef, raw: unknown, source: string): Config[keyof Config] {
-  if (raw === null && o.key === 'staticIp') return null;
+  if (raw === null && (o.key === 'staticIp' || o.key === 'tlsCert' || o.key === 'tlsKey')) return null;
   switch (o.type) {
     case 'string':
       if (typeof raw !== 'string' || raw === '') throw bad(source, 'must be a non-empty string');
@@ -191,6 +200,11 @@ export function loadConfig(
   const config = out as unknown as Config;
   config.dataDir = resolve(config.dataDir);
   config.contentDir = resolve(config.contentDir);
+  if ((config.tlsCert === null) !== (config.tlsKey === null)) {
+    throw bad(config.tlsCert === null ? 'tlsCert' : 'tlsKey', 'HTTPS needs both --tls-cert and --tls-key (FARRIER_TLS_CERT, FARRIER_TLS_KEY)');
+  }
+  if (config.tlsCert !== null) config.tlsCert = resolve(config.tlsCert);
+  if (config.tlsKey !== null) config.tlsKey = resolve(config.tlsKey);
   if (config.staticIp !== null && !/^(\d{1,3})(\.\d{1,3}){3}$/.test(config.staticIp)) {
     throw bad('staticIp', `"${config.staticIp}" is not an IPv4 address`);
   }

@@ -1,18 +1,20 @@
 /**
- * Composition root: data dir → store → token key → shipped content → services → HTTP app → protocol
- * services (DHCP, TFTP, boot files: the `services` hook list) → graceful close on SIGTERM/SIGINT.
+ * Composition root: data dir → store → token key → shipped content → services → HTTPS API app (with TLS)
+ * → HTTP app → protocol services (DHCP, TFTP, boot files: the `services` hook list) → graceful close on
+ * SIGTERM/SIGINT.
  * A service that cannot bind is reported by one log line naming the port and the remedy and in
  * GET /api/v1/info; the rest keeps running unless --strict.
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createSecureContext } from 'node:tls';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Logger } from 'pino';
 import type { ServiceStatus } from './api/info.js';
 import type { MachineRenderer } from './api/render.js';
 import { loadSpec } from './api/spec.js';
 import { bootRoot } from './boot/index.js';
-import { buildApp, createLogger } from './app.js';
+import { type AppOptions, buildApp, createLogger } from './app.js';
 import { loadTokenKeyring } from './auth/tokens.js';
 import { type Config, packageRoot } from './config.js';
 import { loadRepoContent } from './core/content.js';
@@ -93,6 +95,8 @@ export interface Daemon {
   logger: Logger;
   /** http://host:port of the API (the real port when --http-port 0). */
   url: string;
+  /** https://host:port of the API when TLS is on (--tls-cert/--tls-key). */
+  httpsUrl?: string;
   status(): Record<string, ServiceStatus>;
   close(): Promise<void>;
 }
@@ -122,6 +126,24 @@ export function describeBindError(err: unknown, service: string, port: number, p
   return `${service}: cannot start on port ${port}: ${(err as Error).message}`;
 }
 
+/** The PEM certificate and key; a file that cannot be read stops the start with a message naming it. */
+async function readTls(certPath: string, keyPath: string): Promise<{ cert: Buffer; key: Buffer }> {
+  const read = async (path: string, flag: string): Promise<Buffer> => {
+    try {
+      return await readFile(path);
+    } catch (err) {
+      throw new FarrierError('VALIDATION', `${flag} ${path}: ${(err as Error).message}`);
+    }
+  };
+  const tls = { cert: await read(certPath, '--tls-cert'), key: await read(keyPath, '--tls-key') };
+  try {
+    createSecureContext(tls);
+  } catch (err) {
+    throw new FarrierError('VALIDATION', `--tls-cert ${certPath} / --tls-key ${keyPath}: not a usable PEM certificate and key (${(err as Error).message})`);
+  }
+  return tls;
+}
+
 async function packageVersion(): Promise<string> {
   return (JSON.parse(await readFile(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
 }
@@ -132,6 +154,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions = {}): Pro
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const store: Store = await openSqliteStore(join(config.dataDir, 'farrier.db'));
   let app: FastifyInstance | undefined;
+  let httpsApp: FastifyInstance | undefined;
   const started: DaemonService[] = [];
   try {
     const tokenKey = await loadTokenKeyring(config.dataDir, config.tokenKeyGrace);
@@ -162,12 +185,11 @@ export async function startDaemon(config: Config, opts: DaemonOptions = {}): Pro
     const loaders = layers.loaders ?? opts.loaders ?? (() => ({}));
     const version = await packageVersion();
     const startedAt = Date.now();
-    app = await buildApp({
+    const appOptions: AppOptions = {
       services,
       logger,
       // The API contract ships with the code, whatever content directory is configured.
       spec: loadSpec(packageRoot),
-      plugins: [...(opts.httpPlugins ?? []), ...(layers.httpPlugins ?? [])],
       render: layers.render,
       explain: layers.explain,
       files: { bootRoot: bootRoot(config) },
@@ -177,6 +199,29 @@ export async function startDaemon(config: Config, opts: DaemonOptions = {}): Pro
         services: () => statuses,
         loaders,
       },
+    };
+    // With TLS the API and Swagger UI move to HTTPS (started first, so the plain app can name its port);
+    // boot files, /metrics and machine-token callbacks stay on plain HTTP, which firmware needs.
+    let httpsUrl: string | undefined;
+    if (config.tlsCert !== null && config.tlsKey !== null) {
+      statuses.https = { enabled: true, port: config.httpsPort };
+      httpsApp = await buildApp({ ...appOptions, https: await readTls(config.tlsCert, config.tlsKey) });
+      try {
+        await httpsApp.listen({ port: config.httpsPort, host: config.httpHost });
+        const addr = httpsApp.server.address();
+        if (addr && typeof addr === 'object') {
+          statuses.https.port = addr.port;
+          httpsUrl = `https://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address}:${addr.port}`;
+        }
+        logger.info({ url: httpsUrl }, 'HTTPS API listening');
+      } catch (err) {
+        fail('https', describeBindError(err, 'HTTPS', config.httpsPort, '--https-port'));
+      }
+    }
+    app = await buildApp({
+      ...appOptions,
+      plugins: [...(opts.httpPlugins ?? []), ...(layers.httpPlugins ?? [])],
+      userApiOverHttpsOnly: httpsApp ? { httpsPort: statuses.https!.port } : undefined,
     });
     let url = `http://${config.httpHost}:${config.httpPort}`;
     try {
@@ -221,6 +266,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions = {}): Pro
       app,
       logger,
       url,
+      httpsUrl,
       status: () => statuses,
       close: () => {
         closing ??= (async () => {
@@ -241,11 +287,12 @@ export async function startDaemon(config: Config, opts: DaemonOptions = {}): Pro
             }
           })();
           let graceTimer: NodeJS.Timeout | undefined;
-          const httpClosed = app!.close();
+          const httpClosed = Promise.all([app!.close(), httpsApp?.close()]);
           await Promise.race([httpClosed, new Promise((resolve) => (graceTimer = setTimeout(resolve, graceMs)))]);
           clearTimeout(graceTimer);
           // Past the grace period: cut the HTTP transfers still running.
           app!.server.closeAllConnections();
+          httpsApp?.server.closeAllConnections();
           await Promise.all([httpClosed, stopServices]);
           try {
             await layers.close?.();
@@ -266,6 +313,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions = {}): Pro
     return daemon;
   } catch (err) {
     await app?.close().catch(() => undefined);
+    await httpsApp?.close().catch(() => undefined);
     for (const svc of started.reverse()) await svc.stop().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw err;

@@ -2,6 +2,8 @@
  * Authentication for /api/v1: `Authorization: Basic` (user + password, throttled per user and client
  * address) or `Authorization: Bearer` (a signed user or machine token). Missing or bad credentials → 401,
  * a credential lacking the right → 403. The Authorization header is never logged (see app.ts redaction).
+ * With TLS on, the plain HTTP listener refuses user credentials (403 naming the HTTPS port) so passwords and
+ * user tokens are used over HTTPS only; machine tokens still work there for installer callbacks.
  */
 import type { FastifyRequest } from 'fastify';
 import type { Services } from '../core/services.js';
@@ -12,10 +14,28 @@ import { PasswordThrottle } from './rateLimit.js';
 
 const unauthorized = (message: string): FarrierError => new FarrierError('UNAUTHORIZED', message);
 
+export interface AuthenticatorOptions {
+  /** TLS is on and this is the plain HTTP listener: user credentials are refused, pointed at the HTTPS port. */
+  userApiOverHttpsOnly?: { httpsPort: number };
+}
+
 export class Authenticator {
   private readonly throttle = new PasswordThrottle();
 
-  constructor(private readonly services: Services) {}
+  constructor(
+    private readonly services: Services,
+    private readonly opts: AuthenticatorOptions = {},
+  ) {}
+
+  /** Refuses a user credential on plain HTTP when the API is served over HTTPS (before any password check). */
+  private refusePlainUser(req: FastifyRequest): void {
+    const https = this.opts.userApiOverHttpsOnly;
+    if (!https || req.protocol === 'https') return;
+    throw new FarrierError(
+      'FORBIDDEN',
+      `this daemon takes user credentials over HTTPS only: use https://<host>:${https.httpsPort}${req.url.split('?')[0]} (plain HTTP serves boot files and machine-token callbacks)`,
+    );
+  }
 
   async principalOf(req: FastifyRequest): Promise<Principal> {
     const header = req.headers.authorization;
@@ -26,9 +46,11 @@ export class Authenticator {
     if (space > 0 && scheme === 'bearer') {
       const p = await this.services.tokens.check(value);
       if (!p) throw unauthorized('the bearer token is invalid, expired or revoked');
+      if (p.kind === 'user') this.refusePlainUser(req);
       return p;
     }
     if (space > 0 && scheme === 'basic') {
+      this.refusePlainUser(req);
       const decoded = Buffer.from(value, 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
       if (colon <= 0) throw unauthorized('malformed Basic credentials');

@@ -3,6 +3,7 @@
  * credentials, the error envelope and connection failures; it knows nothing about commands or output.
  */
 import { ApiError, ConnectionError, UsageError, type ApiFieldError } from './failures.js';
+import { fetchWithCa } from './tlsFetch.js';
 
 export interface Credentials {
   user?: string;
@@ -37,6 +38,8 @@ export class FarrierClient {
   constructor(
     endpoint: string,
     private readonly credentials: Credentials = {},
+    /** PEM CA certificate(s) to trust for an https:// endpoint (`--ca-cert`), besides the system store. */
+    private readonly ca?: Buffer,
   ) {
     let url: URL;
     try {
@@ -139,7 +142,7 @@ export class FarrierClient {
 
   private async fetch(url: URL, init: RequestInit): Promise<Response> {
     try {
-      return await fetch(url, init);
+      return await (this.ca && url.protocol === 'https:' ? fetchWithCa(url, init, this.ca) : fetch(url, init));
     } catch (err) {
       if (init.signal?.aborted) throw err;
       throw this.connectionError(err);

@@ -3,7 +3,9 @@
  * output format) and a client built from them.
  */
 import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import { FarrierClient } from './client.js';
+import { UsageError } from './failures.js';
 import { resolveFormat, type OutputFormat } from './output.js';
 
 export interface Io {
@@ -19,6 +21,7 @@ export interface GlobalOptions {
   user?: string;
   password?: string;
   token?: string;
+  caCert?: string;
   output?: string;
 }
 
@@ -29,9 +32,17 @@ export interface Context {
   err(text: string): void;
 }
 
+function readCa(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new UsageError(`--ca-cert ${path}: ${(err as Error).message}`);
+  }
+}
+
 export function contextFor(cmd: Command, io: Io): Context {
   const g = cmd.optsWithGlobals<GlobalOptions>();
-  const client = new FarrierClient(g.endpoint, { user: g.user, password: g.password, token: g.token });
+  const client = new FarrierClient(g.endpoint, { user: g.user, password: g.password, token: g.token }, g.caCert === undefined ? undefined : readCa(g.caCert));
   return {
     client,
     format: resolveFormat(g.output, io.isTTY),

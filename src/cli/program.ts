@@ -32,7 +32,7 @@ function packageVersion(): string {
 
 const ROOT_HELP = `
 Connection: -E/--endpoint (FARRIER_ENDPOINT), -U/--user and -P/--password (FARRIER_USER, FARRIER_PASSWORD)
-or -T/--token (FARRIER_TOKEN). Output: -o json|yaml|table (table on a terminal, json otherwise).
+or -T/--token (FARRIER_TOKEN); --ca-cert (FARRIER_CA_CERT) for an https:// endpoint. Output: -o json|yaml|table (table on a terminal, json otherwise).
 Documents for create/update/patch: inline JSON or YAML, @file or a file path, or - for stdin.
 Exit codes: 0 ok, 1 the API refused the request, 2 usage error, 3 cannot reach the daemon.
 
@@ -59,6 +59,7 @@ export function buildProgram(io: Io): Command {
     .addOption(new Option('-U, --user <name>', 'user for Basic auth').env('FARRIER_USER'))
     .addOption(new Option('-P, --password <password>', 'password for Basic auth').env('FARRIER_PASSWORD'))
     .addOption(new Option('-T, --token <token>', 'bearer token (from `farrier tokens create`)').env('FARRIER_TOKEN'))
+    .addOption(new Option('--ca-cert <file>', 'PEM CA certificate to trust for an https:// endpoint (e.g. a self-signed one)').env('FARRIER_CA_CERT'))
     .addOption(
       new Option('-o, --output <format>', 'output format (default: table on a terminal, else json)').choices(
         OUTPUT_FORMATS,
