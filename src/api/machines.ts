@@ -9,7 +9,11 @@ import { type ApiContext, addRoute } from './route.js';
 export function registerMachines(ctx: ApiContext): void {
   const m = ctx.services.machines;
   const secure = secureParamFilter(ctx.services);
-  addCollection(ctx, 'machines', 'key', machineListSpec, m, { machineGet: true, listView: (items) => secure.listView(items) });
+  addCollection(ctx, 'machines', 'key', machineListSpec, m, {
+    machineGet: true,
+    listView: (items) => secure.listView(items),
+    itemView: (item, req) => secure.objectView(item, req.principal),
+  });
   addParamRoutes(ctx, 'machines', {
     get: async (key) => (await m.get(key)).params,
     aggregate: async (key) => ctx.services.params.aggregate(await m.get(key)),

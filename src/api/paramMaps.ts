@@ -1,4 +1,8 @@
-/** The params sub-resource of machines and profiles: the whole map, one param, and (machines) the aggregate view. */
+/**
+ * The params sub-resource of machines and profiles: the whole map, one param, and (machines) the aggregate
+ * view. Read-only users get secure values as `[secure]` (auth/secureParams.ts).
+ */
+import { secureParamFilter } from '../auth/secureParams.js';
 import type { editParams } from '../core/params.js';
 import { notFound } from '../errors.js';
 import { type ApiContext, addRoute, patchKind } from './route.js';
@@ -13,11 +17,15 @@ export interface ParamHolder {
 
 export function addParamRoutes(ctx: ApiContext, coll: 'machines' | 'profiles', h: ParamHolder): void {
   const machine = coll === 'machines';
+  const secure = secureParamFilter(ctx.services);
   addRoute(ctx, {
     method: 'GET',
     path: `/${coll}/{key}/params`,
     machine,
-    handler: async (req) => (req.query.aggregate === true && h.aggregate ? h.aggregate(req.params.key!) : h.get(req.params.key!)),
+    handler: async (req) =>
+      req.query.aggregate === true && h.aggregate
+        ? secure.aggregateView(await h.aggregate(req.params.key!), req.principal)
+        : secure.mapView(await h.get(req.params.key!), req.principal),
   });
   addRoute(ctx, { method: 'PUT', path: `/${coll}/{key}/params`, machine, handler: (req) => h.edit(req.params.key!, { kind: 'replace', values: req.body }) });
   addRoute(ctx, {
@@ -34,7 +42,7 @@ export function addParamRoutes(ctx: ApiContext, coll: 'machines' | 'profiles', h
       const params = await h.get(req.params.key!);
       const name = req.params.name!;
       if (!Object.hasOwn(params, name)) throw notFound('param value', name);
-      return params[name];
+      return secure.valueView(name, params[name], req.principal);
     },
   });
   addRoute(ctx, {

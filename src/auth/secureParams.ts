@@ -1,9 +1,11 @@
 /**
  * Views without secure param values. A value of a param declared `secure` belongs in its machine's own
- * rendered files and in a direct read of that machine or profile by someone entitled to it; list responses
- * and the event stream go to everyone who may read anything, so there the value becomes `[secure]`.
+ * rendered files and in a direct read of that machine or profile by someone entitled to it (admins,
+ * operators, the machine's own token); list responses and the event stream go to everyone who may read
+ * anything, and read-only users may not see rendered files either, so there the value becomes `[secure]`.
  */
 import type { Services } from '../core/services.js';
+import type { Principal } from '../core/tokens.js';
 import type { FarrierEvent } from '../model/types.js';
 
 export const REDACTED = '[secure]';
@@ -42,11 +44,40 @@ export class SecureParamFilter {
     this.loaded = true;
   }
 
-  /** A list response's items, secure values replaced (read fresh: no window after a param turns secure). */
-  async listView<T>(items: T[]): Promise<T[]> {
+  /** Secure param names, read fresh (no window right after a param turns secure). */
+  private async current(): Promise<Set<string>> {
     const secure = new Set<string>();
     for (const p of (await this.services.params.all()).values()) if (p.secure) secure.add(p.name);
+    return secure;
+  }
+
+  /** A list response's items, secure values replaced. */
+  async listView<T>(items: T[]): Promise<T[]> {
+    const secure = await this.current();
     return secure.size === 0 ? items : items.map((i) => redactParams(i, secure));
+  }
+
+  /** A machine or profile as `reader` may see it on a direct read. */
+  async objectView<T>(item: T, reader: Principal | undefined): Promise<T> {
+    return seesSecure(reader) ? item : redactParams(item, await this.current());
+  }
+
+  /** A params map (`GET …/params`) as `reader` may see it. */
+  async mapView(params: Record<string, unknown>, reader: Principal | undefined): Promise<Record<string, unknown>> {
+    return seesSecure(reader) ? params : redactParams({ params }, await this.current()).params;
+  }
+
+  /** One param value (`GET …/params/{name}`) as `reader` may see it. */
+  async valueView(name: string, value: unknown, reader: Principal | undefined): Promise<unknown> {
+    return seesSecure(reader) || !(await this.current()).has(name) ? value : REDACTED;
+  }
+
+  /** The aggregate view (`{name: {value, source, secure}}`) as `reader` may see it. */
+  aggregateView(view: unknown, reader: Principal | undefined): unknown {
+    if (seesSecure(reader) || !view || typeof view !== 'object') return view;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(view)) out[k] = (v as { secure?: unknown } | null)?.secure === true ? { ...(v as object), value: REDACTED } : v;
+    return out;
   }
 
   /** The event as the stream may show it. Before the names are loaded every param value is withheld. */
@@ -60,6 +91,9 @@ export class SecureParamFilter {
     return object === e.object ? e : { ...e, object };
   }
 }
+
+/** Read-only users see no secure value anywhere (as they may not render files that hold them). */
+const seesSecure = (p: Principal | undefined): boolean => !(p?.kind === 'user' && p.role === 'readonly');
 
 const filters = new WeakMap<Services, SecureParamFilter>();
 

@@ -117,6 +117,26 @@ t.test('a secure param of machine A appears only in A\'s own rendered files', as
   t.equal(bSelf.status, 200);
   t.notOk(bSelf.text.includes(SECRET_A), 'B\'s aggregate view holds no A secret');
 
+  // Direct reads: admins and A's own token see A's value; read-only users (who may not render) never do.
+  await d.send('POST', '/api/v1/users', { ...admin, body: { name: 'viewer', role: 'readonly', password: 'viewer-pass-1' } });
+  const viewer = { auth: await d.userBearer('viewer', 'viewer-pass-1') };
+  const aToken0 = `Bearer ${((await d.send('POST', `/api/v1/machines/${a.uuid}/token`, { ...admin, body: {} })).body as { token: string }).token}`;
+  const direct = [`/api/v1/machines/${a.uuid}`, `/api/v1/machines/${a.uuid}/params`, `/api/v1/machines/${a.uuid}/params/sec%2Froot-password`, `/api/v1/machines/${a.uuid}/params?aggregate=true`];
+  for (const path of direct) {
+    const asAdmin = await d.send('GET', path, admin);
+    t.ok(asAdmin.status === 200 && asAdmin.text.includes(SECRET_A), `admin: GET ${path} shows A's value`);
+    const asOwn = await d.send('GET', path, { auth: aToken0 });
+    t.ok(asOwn.status === 200 && asOwn.text.includes(SECRET_A), `A's own token: GET ${path} shows A's value`);
+    const asViewer = await d.send('GET', path, viewer);
+    t.equal(asViewer.status, 200, `readonly: GET ${path}`);
+    t.notOk(asViewer.text.includes(SECRET_A), `readonly: GET ${path} shows no secure value`);
+    t.ok(asViewer.text.includes('[secure]'), 'but says one is there');
+  }
+  for (const path of ['/api/v1/profiles/sec-prof', '/api/v1/profiles/sec-prof/params', '/api/v1/profiles/sec-prof/params/sec%2Froot-password']) {
+    const asViewer = await d.send('GET', path, viewer);
+    t.ok(asViewer.status === 200 && !asViewer.text.includes(SECRET_A) && asViewer.text.includes('[secure]'), `readonly: GET ${path} → [secure]`);
+  }
+
   // A boot: A fetches its files (the HTTP boot events and the timeline see them), then calls back.
   const aToken = `Bearer ${((await d.send('POST', `/api/v1/machines/${a.uuid}/token`, { ...admin, body: {} })).body as { token: string }).token}`;
   t.equal((await d.send('POST', `/api/v1/machines/${a.uuid}/bootenv`, { auth: aToken, body: { bootenv: 'local' } })).status, 200);
