@@ -96,9 +96,11 @@ export class Objects {
         conditions.push('key IN (SELECT key FROM unique_values WHERE kind = ? AND field = ? AND value = ?)');
         params.push(kind, f.path[0], f.value as string);
       } else {
-        // Same idea through an expression index; the literal path must match the index's expression.
+        // Same idea through an expression index; the literal path must match the index's expression. A page
+        // (limit) of a bootenv is left to the key-order scan, which stops at the page's end: for a bootenv
+        // most machines share, reading every match first through the index costs more than that scan.
         const field = indexedField(kind, f);
-        if (field) {
+        if (field === 'address' || (field && query.limit === undefined)) {
           conditions.push(`key IN (SELECT key FROM objects WHERE kind = ? AND json_extract(body, '$.${field}') = ?)`);
           params.push(kind, f.value as string);
         }
