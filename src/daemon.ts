@@ -5,7 +5,8 @@
  * A service that cannot bind is reported by one log line naming the port and the remedy and in
  * GET /api/v1/info; the rest keeps running unless --strict.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
@@ -122,8 +123,19 @@ export function describeBindError(err: unknown, service: string, port: number, p
     return `${service}: port ${port} needs root or CAP_NET_BIND_SERVICE: run as root, \`setcap cap_net_bind_service=+ep $(which node)\`, or pass ${portFlag} ${alt}`;
   }
   if (code === 'EADDRINUSE') return `${service}: port ${port} is already in use (another farrier, dnsmasq or DHCP/TFTP server?): stop it or pass ${portFlag} <port>`;
+  // A service that keeps a file in the data dir (DHCP's lock) on a read-only one: not a port problem.
+  if (code === 'EROFS') return `${service}: cannot start: the data directory is read-only (${(err as Error).message})`;
   if (code === 'EADDRNOTAVAIL') return `${service}: cannot bind port ${port}: the address is not on this host; check the listen address`;
   return `${service}: cannot start on port ${port}: ${(err as Error).message}`;
+}
+
+async function writable(dir: string): Promise<boolean> {
+  try {
+    await access(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The PEM certificate and key; a file that cannot be read stops the start with a message naming it. */
@@ -153,6 +165,13 @@ export async function startDaemon(config: Config, opts: DaemonOptions = {}): Pro
   const logger = createLogger({ level: config.logLevel, format: config.logFormat }, opts.logDestination);
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const store: Store = await openSqliteStore(join(config.dataDir, 'farrier.db'));
+  if (!(await writable(config.dataDir))) {
+    // The store opened a read-only copy (store/sqlite/readOnly.ts): say once, up front, what that means.
+    logger.warn(
+      { dataDir: config.dataDir, reason: 'READ_ONLY' },
+      `data directory ${config.dataDir} is read-only: serving reads and boot files; API writes (503) and new DHCP leases fail until it is writable and farrier restarts`,
+    );
+  }
   let app: FastifyInstance | undefined;
   let httpsApp: FastifyInstance | undefined;
   const started: DaemonService[] = [];

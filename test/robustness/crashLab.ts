@@ -24,26 +24,29 @@ export interface Lab {
   dataDir: string;
   password: string;
   logFile: string;
-  /** Starts `farrier serve` on the lab's data dir; resolves once HTTP, DHCP and TFTP listen. */
-  start(extraArgs?: string[], env?: NodeJS.ProcessEnv): Promise<NsProcess>;
+  /** Starts `farrier serve` on the lab's data dir; resolves once HTTP, DHCP (unless `dhcp: false`) and TFTP listen. */
+  start(extraArgs?: string[], env?: NodeJS.ProcessEnv, expect?: { dhcp?: boolean }): Promise<NsProcess>;
   /** curl from the client namespace, as admin. */
   api(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }>;
+  /** GET of a path outside the API (boot files, /metrics) over HTTP, or of a file over TFTP, from the client namespace. */
+  fetch(url: string): Promise<{ status: number; text: string }>;
   log(): string;
 }
 
-export async function createLab(t: Test, prefix: string): Promise<Lab> {
+/** `dataDir`: where the daemon keeps its data (default: a fresh directory), e.g. a small tmpfs mount. */
+export async function createLab(t: Test, prefix: string, opts: { dataDir?: string } = {}): Promise<Lab> {
   const srv = await createNetns(t, `${prefix}s`);
   const cli = await createNetns(t, `${prefix}c`);
   await createVethPair({ ns: srv, ifname: 'vsrv', address: `${SERVER_IP}/16` }, { ns: cli, ifname: 'vcli', address: '10.77.0.2/16' });
   const dir = tempDir(t, `farrier-${prefix}-`);
-  const dataDir = join(dir, 'data');
+  const dataDir = opts.dataDir ?? join(dir, 'data');
   const logFile = join(dir, 'farrier.log');
   const password = `rb-${Math.random().toString(36).slice(2)}`;
   const log = (): string => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
   const cmd = farrierCommand();
   t.comment(`farrier serve from ${cmd.from}`);
 
-  const start: Lab['start'] = async (extraArgs = [], env = {}) => {
+  const start: Lab['start'] = async (extraArgs = [], env = {}, expect = {}) => {
     const proc = srv.spawn(
       process.execPath,
       [...cmd.args, 'serve', '--data-dir', dataDir, '--http-port', String(HTTP_PORT), '--http-host', '0.0.0.0', '--dhcp-interfaces', 'vsrv', ...extraArgs],
@@ -52,9 +55,10 @@ export async function createLab(t: Test, prefix: string): Promise<Lab> {
     let exited = false;
     void proc.exited.then(() => (exited = true));
     await waitFor(
-      async () => exited || ((await listening(srv, 'tcp', HTTP_PORT)) && (await listening(srv, 'udp', 67)) && (await listening(srv, 'udp', 69))),
+      async () =>
+        exited || ((await listening(srv, 'tcp', HTTP_PORT)) && (expect.dhcp === false || (await listening(srv, 'udp', 67))) && (await listening(srv, 'udp', 69))),
       90_000,
-      'farrier serve to listen on HTTP, DHCP and TFTP',
+      `farrier serve to listen on HTTP, ${expect.dhcp === false ? '' : 'DHCP '}and TFTP`,
     ).catch((err: Error) => {
       throw new Error(`${err.message}\n${log().slice(-3000)}`);
     });
@@ -76,7 +80,13 @@ export async function createLab(t: Test, prefix: string): Promise<Lab> {
     return { status: Number(stdout.slice(cut + 1)), body: parsed };
   };
 
-  return { srv, cli, dir, dataDir, password, logFile, start, api, log };
+  const fetchText: Lab['fetch'] = async (url) => {
+    const { stdout } = await cli.exec('curl', ['-sS', '-m', '30', '-w', '\n%{response_code}', url]).catch((err: Error & { stdout?: string }) => ({ stdout: `${err.stdout ?? ''}\n0` }));
+    const cut = stdout.lastIndexOf('\n');
+    return { status: Number(stdout.slice(cut + 1)), text: stdout.slice(0, cut) };
+  };
+
+  return { srv, cli, dir, dataDir, password, logFile, start, api, fetch: fetchText, log };
 }
 
 /** The lab's subnet: the whole /16 behind the veth, a large pool so perfdhcp never exhausts it. */

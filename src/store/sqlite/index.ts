@@ -10,6 +10,9 @@
  * batch rather than once per write, which keeps the DHCP path fast. `'process'` trades that guarantee for
  * speed on hosts whose state can be rebuilt.
  *
+ * A database in a read-only data directory opens as a read-only copy (see readOnly.ts): reads work, every
+ * write fails UNAVAILABLE with reason READ_ONLY.
+ *
  * Several processes may open the same file (daemon + CLI tools): writes take the lock with BEGIN IMMEDIATE
  * and wait up to `busyTimeoutMs` for it. better-sqlite3 is synchronous, so SQLite's own busy wait would
  * block this process's event loop: it is used only while opening (migrations); afterwards the connection
@@ -25,9 +28,10 @@ import type { Kind, Lease, Meta, TimelineEntry } from '../../model/types.js';
 import type { Filter, ListQuery, ListResult, PutOptions, Reference, Store, Stored } from '../store.js';
 import { mapSqliteError } from './errors.js';
 import { Leases } from './leases.js';
-import { MIGRATIONS, migrate } from './migrations.js';
+import { MIGRATIONS, currentVersion, latestVersion, migrate } from './migrations.js';
 import { Objects } from './objects.js';
 import { Prefs } from './prefs.js';
+import { inReadOnlyDirectory, openReadOnlyCopy } from './readOnly.js';
 import { Statements } from './statements.js';
 import { Timeline } from './timeline.js';
 import { WriteQueue } from './writeQueue.js';
@@ -187,12 +191,22 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
     throw new FarrierError('UNAVAILABLE', `store ${path}: its directory ${dirname(path)} does not exist; check that the data directory exists and is writable`);
   }
   let db: Database.Database | undefined;
+  const busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
   try {
-    const busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
-    db = new Database(path, { timeout: busyTimeoutMs });
-    const mode = db.pragma('journal_mode = WAL', { simple: true }) as string;
-    if (mode !== 'wal' && path !== ':memory:') {
-      throw new FarrierError('UNAVAILABLE', `store ${path}: cannot use WAL journaling (got ${mode}); put the data directory on a local filesystem`);
+    try {
+      db = new Database(path, { timeout: busyTimeoutMs });
+      const mode = db.pragma('journal_mode = WAL', { simple: true }) as string;
+      if (mode !== 'wal' && path !== ':memory:') {
+        throw new FarrierError('UNAVAILABLE', `store ${path}: cannot use WAL journaling (got ${mode}); put the data directory on a local filesystem`);
+      }
+    } catch (err) {
+      if (!inReadOnlyDirectory(path)) throw err;
+      db?.close();
+      db = openReadOnlyCopy(path);
+      if (currentVersion(db) !== latestVersion(MIGRATIONS)) {
+        throw new FarrierError('UNAVAILABLE', `store ${path}: the data directory is read-only and the database needs a schema upgrade; make the directory writable`, [], { reason: 'READ_ONLY', path });
+      }
+      return new SqliteStore(db, path, opts.groupCommit ?? true, busyTimeoutMs);
     }
     db.pragma(`synchronous = ${opts.durability === 'process' ? 'NORMAL' : 'FULL'}`);
     db.pragma('foreign_keys = ON');
