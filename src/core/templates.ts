@@ -10,12 +10,15 @@ import { type CoreDeps, clientVersionOf, publishChange, updateObject } from './c
 import type { RepoContent } from './content.js';
 import { applyListQuery, type ListSpec } from './list.js';
 import { applyPatch } from './patch.js';
+import { nestingError } from './templateNesting.js';
 import { NAME_RE, Problems } from './validate.js';
 
 export const templateListSpec: ListSpec = { fields: { id: 'string', description: 'string', readOnly: 'boolean', contents: 'string' } };
 
 /** Parse check; returns a message naming the line, or undefined when the source is fine. */
 export function handlebarsError(source: string): string | undefined {
+  const nesting = nestingError(source);
+  if (nesting) return nesting;
   try {
     Handlebars.parse(source);
     return undefined;

@@ -7,6 +7,7 @@
 import t from 'tap';
 import { Renderer } from '../../src/boot/render.js';
 import { FarrierError } from '../../src/errors.js';
+import { makeHarness } from '../api/harness.js';
 import { machine, MemoryBootData } from '../boot/fixtures.js';
 import { startWhole } from '../wiring/helpers.js';
 
@@ -123,4 +124,31 @@ t.test('legitimate loops stay well inside the budgets', async (t) => {
     provisionerUrl: 'http://10.0.0.1:8091',
   });
   t.equal(out.split('\n').length, 2003, 'a 2000-package list renders whole');
+});
+
+t.test('templates nested too deep for the Handlebars parser are refused at write time, by line', async (t) => {
+  const { api } = await makeHarness(t);
+  const N = 20_000;
+  // Each of these kept the parser busy for minutes (its time grows much faster than the nesting).
+  const sources: Record<string, string> = {
+    blocks: 'first line\n' + '{{#if a}}'.repeat(N) + 'x' + '{{/if}}'.repeat(N),
+    unclosed: '{{#each a}}\n'.repeat(N),
+    'else-if chain': '{{#if a}}' + '{{else if b}}x'.repeat(N) + '{{/if}}',
+    subexpressions: '{{a ' + '(b '.repeat(N) + ')'.repeat(N) + '}}',
+    'partial blocks': '{{#> p}}'.repeat(N) + '{{/p}}'.repeat(N),
+  };
+  for (const [what, contents] of Object.entries(sources)) {
+    const [res, info] = await Promise.all([api('POST', '/api/v1/templates', { body: { id: 'tb-deep', contents } }), api('GET', '/api/v1/info')]);
+    t.equal(res.status, 422, `${what}: refused`);
+    const err = res.body as { message: string; fieldErrors: Array<{ field: string; message: string }> };
+    t.match(err.fieldErrors, [{ field: 'contents', message: /nested deeper than \d+/ }], `${what}: contents is named with the reason`);
+    t.match(err.message, /line \d+/, `${what}: the line is named`);
+    t.equal(info.status, 200, `${what}: the API answers meanwhile`);
+    const env = await api('POST', '/api/v1/bootenvs', { body: { name: 'tb-deep', os: { name: 'tb' }, bootParams: contents } });
+    t.equal(env.status, 422, `${what}: refused as a bootenv's bootParams too`);
+  }
+  const blocks = await api('POST', '/api/v1/templates', { body: { id: 'tb-deep', contents: 'a\nb\n' + '{{#if a}}'.repeat(100) + '{{/if}}'.repeat(100) } });
+  t.match((blocks.body as { message: string }).message, /line 3: blocks nested deeper than 64/, 'the line where the nesting goes too deep');
+  const fine = '{{#each params.disks}}{{#if this.boot}}{{#with this}}{{#unless skip}}{{default (json (array name size)) "x"}}{{else if other}}y{{else}}z{{/unless}}{{/with}}{{/if}}{{/each}}';
+  t.equal((await api('POST', '/api/v1/templates', { body: { id: 'tb-ok', contents: '{{#if a}}'.repeat(40) + fine + '{{/if}}'.repeat(40) } })).status, 201, 'real nesting (40 levels and a chain) is accepted');
 });
