@@ -27,8 +27,21 @@ export interface TftpRequest extends Readable {
   stats: TftpTransferStats;
   abort(message?: string): void;
   close(): void;
-  /** The response stream and its protocol writer (the transfer's socket); hardening.ts calls onDropped. */
-  _ps: { _writer: { onDropped?: () => void } };
+  /** The response stream and its protocol writer (the transfer's socket). */
+  _ps: { _writer: TftpServerWriter };
+}
+
+/** The package's per-transfer protocol object on the server side (see hardening.ts, speedups.ts). */
+export interface TftpServerWriter {
+  _socket: Socket;
+  _address: string;
+  _port: number;
+  _closed: boolean;
+  _closing: boolean;
+  /** Set by speedups.ts once the socket is connected to the client: sends then go without an address. */
+  _connectedToClient?: boolean;
+  /** Called by hardening.ts for each datagram the transfer ignores (short, or from a foreign address/port). */
+  onDropped?: () => void;
 }
 
 /** The response side of a GET: setSize() must be called once, then exactly that many bytes written. */

@@ -136,7 +136,9 @@ export async function rawGet(opts: RawGetOptions): Promise<RawGetResult> {
             send(ack(block));
           }
         };
-        const hook = opts.onBlock?.(block, serverPort, (payload) => sock.send(payload, serverPort, opts.host));
+        const hook = opts.onBlock?.(block, serverPort, (payload) => {
+          if (!done) sock.send(payload, serverPort, opts.host);
+        });
         if (hook instanceof Promise) void hook.then(proceed);
         else proceed();
       }
