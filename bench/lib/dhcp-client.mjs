@@ -104,7 +104,10 @@ export async function openDhcpClient() {
 
   let naks = 0;
 
-  /** DORA; a NAK (the offered address went to another client first) restarts it, as RFC 2131 §3.1 says. */
+  /**
+   * DORA; a NAK (the offered address went to another client first) restarts it, as RFC 2131 §3.1 says, up to
+   * 10 times (dnsmasq offers neighbouring MACs the same free address during a storm, so restarts are common).
+   */
   async function dora(mac, ipxe) {
     for (let attempt = 1; ; attempt++) {
       const offer = await exchange({ type: 1, mac, ipxe }, 2);
@@ -112,7 +115,7 @@ export async function openDhcpClient() {
       const ack = await exchange({ type: 3, mac, ipxe, requested: offer.yiaddr, serverId: offer.serverId }, 5);
       if (ack.type === 5) return ack;
       naks++;
-      if (attempt === 4) throw new Error(`REQUEST for ${offer.yiaddr} answered with NAK ${attempt} times`);
+      if (attempt === 10) throw new Error(`REQUEST for ${offer.yiaddr} answered with NAK ${attempt} times`);
     }
   }
 

@@ -66,7 +66,7 @@ done
 python3 - "$RES" <<'PY'
 import csv, json, sys
 rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
-probes = ["dora_known", "api_by_name", "api_filter", "api_page", "render_ipxe", "render_ks"]
+probes = ["dora_first", "dora_known", "dora_reload", "api_by_name", "api_filter", "api_page", "render_ipxe", "render_ks"]
 data = []
 for r in rows:
     p = json.load(open(r["probe_json"]))

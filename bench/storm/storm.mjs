@@ -109,8 +109,10 @@ function tftpGet(localAddress, file) {
         expected++;
         const a = ack(block);
         if (msg.length - 4 < blksize) {
-          sock.send(a, peer, SERVER);
-          return finish();
+          clearTimeout(timer);
+          // the last ACK must leave before the socket closes, or the server waits for it and times out
+          sock.send(a, peer, SERVER, () => finish());
+          return;
         }
         send(a, peer);
       } else if (block === ((expected - 1) & 0xffff)) {
