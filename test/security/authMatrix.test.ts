@@ -300,3 +300,22 @@ t.test('POST /tokens takes the password only: a token cannot mint its own succes
   t.match(res.body, { code: 'UNAUTHORIZED', message: /Basic credentials/ });
   t.equal((await d.send('GET', '/api/v1/machines', { auth: bearer })).status, 200, 'the same token still works for everything else');
 });
+
+t.test('boot files over HTTP are public by design: the same answer whatever credential is sent', async (t) => {
+  const d = await startSecurityDaemon(t, { tftpEnabled: false, dhcpEnabled: false });
+  const m = (await d.send('POST', '/api/v1/machines', { auth: d.adminAuth, body: { name: 'bootfile-m', macs: ['52:54:00:5e:d0:01'] } })).body as Machine;
+  const other = (await d.send('POST', '/api/v1/machines', { auth: d.adminAuth, body: { name: 'bootfile-o' } })).body as Machine;
+  const otherToken = `Bearer ${((await d.send('POST', `/api/v1/machines/${other.uuid}/token`, { auth: d.adminAuth, body: {} })).body as { token: string }).token}`;
+  const auths: Record<string, string | undefined> = { none: undefined, 'wrong password': basic('admin', 'wrong'), 'garbage token': 'Bearer x.y', 'other machine token': otherToken, admin: d.adminAuth };
+  for (const path of ['/52-54-00-5e-d0-01.ipxe', '/boot.ipxe', '/pxelinux.cfg/01-52-54-00-5e-d0-01', '/grub/grub.cfg']) {
+    const answers = new Set<string>();
+    for (const [name, auth] of Object.entries(auths)) {
+      const res = await fetch(`${d.daemon.url}${path}`, { headers: auth ? { authorization: auth } : {} });
+      t.equal(res.status, 200, `${path} with ${name} → 200`);
+      answers.add((await res.text()).replace(/\s+$/, ''));
+    }
+    t.equal(answers.size, 1, `${path}: one and the same file for every credential`);
+  }
+  t.ok(m.uuid);
+  t.notMatch(d.logs.join(''), /Bearer x\.y|Basic [A-Za-z0-9+/=]{8,}/, 'no credential sent to a boot file is logged');
+});
