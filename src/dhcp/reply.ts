@@ -135,9 +135,21 @@ export interface Destination {
   port: number;
 }
 
-/** RFC 2131 §4.1: relay → giaddr:server-port; ciaddr → unicast; otherwise broadcast out of the arrival interface. */
-export function destinationOf(req: DhcpPacket, replyType: number, ports: { server: number; client: number }, broadcastTo: string): Destination {
+/**
+ * RFC 2131 §4.1: relay → giaddr:server-port; ciaddr → unicast; otherwise broadcast out of the arrival
+ * interface. Unicast to ciaddr only when the request came from ciaddr (a renewing, rebinding or informing
+ * client sends from its address): anything else claims an address it does not use, and unicasting there makes
+ * the kernel resolve a host that may not exist, holding the reply (and the socket's send buffer) for seconds —
+ * a flood of such requests would stall every other reply. Those get the broadcast a client accepts anyway.
+ */
+export function destinationOf(
+  req: DhcpPacket,
+  replyType: number,
+  ports: { server: number; client: number },
+  broadcastTo: string,
+  from: Destination,
+): Destination {
   if (req.giaddr !== ZERO) return { address: req.giaddr, port: ports.server };
-  if (replyType !== 6 && req.ciaddr !== ZERO) return { address: req.ciaddr, port: ports.client };
+  if (replyType !== 6 && req.ciaddr !== ZERO && from.address === req.ciaddr) return { address: req.ciaddr, port: ports.client };
   return { address: broadcastTo, port: ports.client };
 }

@@ -143,7 +143,7 @@ export class DhcpServer {
     }
     if (subnet.proxy || via === 'proxy') return this.proxy(req, facts, iface, subnet, reservation, via, from);
     const serverId = iface.address;
-    const reply = (spec: Omit<ReplySpec, 'request' | 'facts' | 'serverId'>) => this.send(req, facts, iface, { ...spec, request: req, facts, serverId });
+    const reply = (spec: Omit<ReplySpec, 'request' | 'facts' | 'serverId'>) => this.send(req, facts, iface, from, { ...spec, request: req, facts, serverId });
     const lreq = { mac: facts.mac, subnet, reservation, hostname: facts.hostname, clientId: facts.clientId };
 
     switch (facts.type) {
@@ -252,7 +252,7 @@ export class DhcpServer {
     if (type === undefined) return undefined;
     const boot = await this.boot(facts, subnet, reservation, iface.address, via === 'dhcp' ? 'discover' : 'request');
     if (!boot.sendBootOptions) return undefined;
-    const built = await this.send(req, facts, iface, {
+    const built = await this.send(req, facts, iface, from, {
       type,
       request: req,
       facts,
@@ -300,12 +300,12 @@ export class DhcpServer {
     return decision;
   }
 
-  private async send(req: DhcpPacket, facts: RequestFacts, iface: ServedInterface, spec: ReplySpec) {
+  private async send(req: DhcpPacket, facts: RequestFacts, iface: ServedInterface, from: Destination, spec: ReplySpec) {
     const built = buildReply(spec);
     if (built.problems.length > 0) {
       this.limiter.log(`options:${spec.subnet?.name}`, (suppressed) => this.d.log.warn({ mac: facts.mac, problems: built.problems, suppressed }, 'dhcp: options skipped'));
     }
     const data = encode(built.packet);
-    return { data, to: destinationOf(req, spec.type, this.d.ports, iface.broadcastTo), type: spec.type };
+    return { data, to: destinationOf(req, spec.type, this.d.ports, iface.broadcastTo, from), type: spec.type };
   }
 }

@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import sockopt from 'sockopt';
 import { FarrierError } from '../errors.js';
 import { scanInterfaces, type FoundInterface } from './interfaces.js';
+import { LogLimiter } from './logLimit.js';
 import { bump, type Counters, type Log } from './ports.js';
 import type { DhcpServer, ServedInterface, Via } from './server.js';
 
@@ -33,6 +34,13 @@ const SO_BINDTOIFINDEX = 62;
  * The kernel caps it at net.core.rmem_max.
  */
 const RECV_BUFFER = 2 * 1024 * 1024;
+/**
+ * Replies waiting in libuv for room in the kernel's send buffer. The kernel holds a unicast reply until its
+ * destination's address resolves (seconds, for a host that is not there), and while the buffer is full every
+ * later reply queues behind; past this many the reply is dropped (`send_dropped`) so the wait stays bounded.
+ */
+const MAX_SEND_QUEUE = 256;
+const SEND_BUFFER = 1024 * 1024;
 const RESCAN_MS = 5000;
 /** A still-waiting interface is logged again this often (and at once when the reason changes). */
 const WAITING_LOG_MS = 60_000;
@@ -120,6 +128,7 @@ export async function startDhcpSockets(o: DhcpSocketOptions): Promise<DhcpSocket
   const pairs: Array<[number, Via]> = [[o.port, 'dhcp']];
   if (o.proxyPort !== null) pairs.push([o.proxyPort, 'proxy']);
 
+  const sendLog = new LogLimiter();
   const serve = (sock: Socket, iface: ServedInterface, via: Via, onError: (err: Error) => void) => {
     sock.on('error', onError);
     sock.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
@@ -127,9 +136,14 @@ export async function startDhcpSockets(o: DhcpSocketOptions): Promise<DhcpSocket
         if (!out) return;
         const failed = (err: unknown) => {
           bump(o.counters, 'send_errors');
-          o.log.warn({ err, to: out.to }, 'dhcp: send failed');
+          sendLog.log('error', (suppressed) => o.log.warn({ err, to: out.to, suppressed }, 'dhcp: send failed'));
         };
         try {
+          if (sock.getSendQueueCount() >= MAX_SEND_QUEUE) {
+            bump(o.counters, 'send_dropped');
+            sendLog.log('backlog', (suppressed) => o.log.warn({ to: out.to, queued: sock.getSendQueueCount(), suppressed }, 'dhcp: replies backed up; dropping'));
+            return;
+          }
           sock.send(out.data, out.to.port, out.to.address, (err) => err && failed(err));
         } catch (err) {
           failed(err); // the socket was closed while the reply was being prepared (shutdown, interface gone)
@@ -143,7 +157,7 @@ export async function startDhcpSockets(o: DhcpSocketOptions): Promise<DhcpSocket
     const sockets: Socket[] = [];
     try {
       for (const [port, via] of pairs) {
-        const sock = createSocket({ type: 'udp4', recvBufferSize: RECV_BUFFER });
+        const sock = createSocket({ type: 'udp4', recvBufferSize: RECV_BUFFER, sendBufferSize: SEND_BUFFER });
         sockets.push(sock);
         await bind(sock, port, o.explicit.bindAddress);
         sock.setBroadcast(true);
@@ -183,7 +197,7 @@ export async function startDhcpSockets(o: DhcpSocketOptions): Promise<DhcpSocket
     const sockets: Socket[] = [];
     try {
       for (const [port, via] of pairs) {
-        const sock = createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: RECV_BUFFER });
+        const sock = createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: RECV_BUFFER, sendBufferSize: SEND_BUFFER });
         sockets.push(sock);
         await bind(sock, port, '0.0.0.0');
         sockopt.setsockopt(sock, SOL_SOCKET, SO_BINDTOIFINDEX, iface.index);

@@ -2,7 +2,8 @@
  * Regressions from the UDP fuzz (test/robustness/dhcpFuzz.test.ts), over loopback UDP with the independent
  * packet builder: relay addresses no relay can have and INFORMs from broadcast addresses get no reply (they
  * would reflect replies onto ourselves or a whole network), a flood beyond the in-flight bound is shed and
- * counted rather than queued, and per-packet warnings are rate-limited instead of one log line per packet.
+ * counted rather than queued, per-packet warnings are rate-limited instead of one log line per packet, and a
+ * ciaddr the request was not sent from gets a broadcast reply (no unicast to a host that may not be there).
  */
 import { pino } from 'pino';
 import t from 'tap';
@@ -13,7 +14,7 @@ import { EventBus } from '../../src/events/bus.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { tempDir } from '../helpers/env.js';
 import { Inbox, SERVER_IP, seed, startHarness, udp } from './helpers/harness.js';
-import { build, DECLINE, DISCOVER, INFORM, ipBytes, OFFER } from './helpers/packets.js';
+import { ACK, build, DECLINE, DISCOVER, INFORM, ipBytes, OFFER, REQUEST } from './helpers/packets.js';
 import { storeDirectory, subnet } from './helpers/storeDirectory.js';
 
 const setup = { subnets: [subnet('lan', '127.0.0.0/16', '127.0.1.10', '127.0.1.20'), subnet('relayed', '127.50.0.0/16', '127.50.1.10', '127.50.1.20')] };
@@ -86,4 +87,22 @@ t.test('per-packet warnings are rate-limited', async (t) => {
   t.equal(counters.get('pool_exhausted'), 39, 'one address, 40 clients: 39 found the pool exhausted');
   t.equal(lines.filter((l) => l.msg.includes('pool exhausted')).length, 1, 'but one warning line');
   t.equal(lines.filter((l) => l.msg.includes('declined')).length, 1, 'and one line for 40 declines');
+});
+
+t.test('a request naming a ciaddr it was not sent from is answered by broadcast, not unicast there', async (t) => {
+  const h = await startHarness(t, setup);
+  const mac = '52:54:00:69:00:01';
+  const offer = await h.ask(build({ type: DISCOVER, mac }), 30_000);
+  const ack = await h.ask(build({ type: REQUEST, mac, options: [[54, ipBytes(SERVER_IP)], [50, ipBytes(offer?.yiaddr ?? '0.0.0.0')]] }), 30_000);
+  const addr = ack?.yiaddr ?? '0.0.0.0';
+  const atClient = new Inbox(await udp(addr, h.clientPort));
+  t.teardown(() => atClient.sock.close());
+  const renew = build({ type: REQUEST, mac, ciaddr: addr });
+  h.send(renew); // from 127.0.0.1, not from the lease's address
+  const got = await h.client.next(renew.readUInt32BE(4), 30_000);
+  t.equal(got?.p.type, ACK, 'ACKed, by broadcast (to the harness client)');
+  t.equal(await atClient.next(renew.readUInt32BE(4), 500), undefined, 'nothing unicast to the claimed address');
+  const fromLease = build({ type: REQUEST, mac, ciaddr: addr });
+  h.send(fromLease, atClient.sock);
+  t.equal((await atClient.next(fromLease.readUInt32BE(4), 30_000))?.p.type, ACK, 'sent from its address: unicast there, as RFC 2131 says');
 });

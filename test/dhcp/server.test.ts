@@ -96,7 +96,7 @@ t.test('renew (unicast to ciaddr) and rebind extend the lease', async (t) => {
   const before = (await h.store.getLease(addr)) as Lease;
   await new Promise((r) => setTimeout(r, 20));
   const renew = build({ type: REQUEST, mac: m, ciaddr: addr });
-  h.send(renew);
+  h.send(renew, atClient.sock);
   const got = await atClient.next(renew.readUInt32BE(4));
   t.equal(got?.p.type, ACK, 'renew ACKed');
   t.equal(got?.p.yiaddr, addr);
@@ -105,7 +105,7 @@ t.test('renew (unicast to ciaddr) and rebind extend the lease', async (t) => {
   t.ok(Date.parse(after.expiresAt) > Date.parse(before.expiresAt), 'expiry moved forward');
 
   const rebind = build({ type: REQUEST, mac: m, ciaddr: addr, flags: 0x8000 });
-  h.send(rebind);
+  h.send(rebind, atClient.sock);
   const rb = await atClient.next(rebind.readUInt32BE(4));
   t.equal(rb?.p.type, ACK, 'rebind ACKed');
 });
@@ -170,7 +170,7 @@ t.test('RELEASE, DECLINE and INFORM', async (t) => {
   const atClient = new Inbox(await udp(ackC.yiaddr, h.clientPort));
   t.teardown(() => atClient.sock.close());
   const inform = build({ type: INFORM, mac: c, ciaddr: ackC.yiaddr, options: [[55, [1, 3, 6]]] });
-  h.send(inform);
+  h.send(inform, atClient.sock);
   const inf = await atClient.next(inform.readUInt32BE(4));
   t.equal(inf?.p.type, ACK, 'INFORM answered with an ACK unicast to ciaddr');
   t.equal(inf?.p.yiaddr, '0.0.0.0', 'no address assigned');
