@@ -43,6 +43,17 @@ export function addressFromHex(hex: string): string | undefined {
 export const plainIpv4 = (address: string): string => address.replace(/^::ffff:/i, '');
 
 /**
+ * The host's interfaces, read at most once a second: a TFTP request does not carry the local address, and
+ * reading them (getifaddrs) on each one cost more than rendering the file.
+ */
+let interfaceCache: { at: number; value: ReturnType<typeof networkInterfaces> } | undefined;
+function interfaces(): ReturnType<typeof networkInterfaces> {
+  const now = Date.now();
+  if (!interfaceCache || now - interfaceCache.at >= 1000) interfaceCache = { at: now, value: networkInterfaces() };
+  return interfaceCache.value;
+}
+
+/**
  * The address a client should use to reach us: the configured static IP, else the local address the
  * client's request arrived on, else the address of the interface whose subnet holds the client (TFTP
  * transfers do not tell us the local address), else the first external IPv4 address.
@@ -55,7 +66,7 @@ export function provisionerAddress(staticIp: string | null, clientAddress: strin
   }
   const client = ipv4ToInt(plainIpv4(clientAddress));
   let fallback: string | undefined;
-  for (const addrs of Object.values(networkInterfaces())) {
+  for (const addrs of Object.values(interfaces())) {
     for (const a of addrs ?? []) {
       if (a.family !== 'IPv4') continue;
       const ip = ipv4ToInt(a.address);

@@ -45,6 +45,8 @@ const routes: Array<{ re: RegExp; kind: LoaderKind; key: 'mac' | 'hex' }> = [
 ];
 const defaultEntries: Record<string, LoaderKind> = { 'default.ipxe': 'ipxe', 'pxelinux.cfg/default': 'pxelinux', 'grub/grub.cfg-default': 'grub' };
 const MACHINE_PATH = /^machines\/([0-9A-Za-z-]+)\/(.+)$/;
+/** A template path of the form `{{machine.path}}/<name>`, no other expression. */
+const MACHINE_FILE = /^\{\{\s*machine\.path\s*\}\}\/([^{}]+)$/;
 
 /** Normalises a requested path: '\' as '/', no leading '/', no empty or '.' segments; undefined if it climbs. */
 export function normalizeTreePath(raw: string): string | undefined {
@@ -204,6 +206,13 @@ export class BootTree {
   }
 
   private async matchTemplate(bootenv: BootEnv, machine: Machine | null, templates: BootEnv['templates'], path: string, url: string): Promise<BootEnv['templates'][number] | undefined> {
+    // Every shipped bootenv names its files `{{machine.path}}/<name>`: those paths are known without
+    // rendering (which built a whole context, params included, a second time per request).
+    const literal = machine ? templates.map((t) => MACHINE_FILE.exec(t.path)?.[1]) : [];
+    if (machine && literal.every((name) => name !== undefined)) {
+      const i = literal.findIndex((name) => normalizeTreePath(`machines/${machine.uuid}/${name}`.trim()) === path);
+      return i < 0 ? undefined : templates[i];
+    }
     const rendered = await this.renderer.renderPaths(bootenv, machine, url, templates.map((t) => ({ id: `bootenv/${bootenv.name}/${t.name}/path`, path: t.path })));
     const i = rendered.findIndex((r) => normalizeTreePath(r) === path);
     return i < 0 ? undefined : templates[i];
