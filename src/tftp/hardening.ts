@@ -8,6 +8,9 @@
  *  T6 while a window wraps past block 65535 every ACK number passes the package's range check, and an ACK for a
  *     block not in the window emptied the window and then read past it (TypeError thrown from the socket
  *     handler: the process died);
+ *  T7 transfer sockets were bound to the wildcard address, so on a host with several addresses the replies could
+ *     leave from another address than the one the client sent its RRQ to, and clients that check (tftp-hpa)
+ *     rejected them: a server bound to one address now binds its transfer sockets to that address too;
  * T5 (a request nobody answers never times out) is handled by the watchdog in server.ts.
  * Datagrams dropped by T1/T2 are reported through the request's `onDropped` hook, when the server set one.
  */
@@ -21,6 +24,8 @@ interface IncomingRequestProto {
 interface IncomingRequestThis {
   _address: string;
   _port: number;
+  /** The server's options; `address` is the host it listens on. */
+  _globalOptions?: { address?: string };
   onDropped?: () => void;
 }
 interface WindowState {
@@ -47,6 +52,13 @@ export function applyTftpHardening(): void {
   const initSocket = IncomingRequest.prototype._initSocket;
   IncomingRequest.prototype._initSocket = function (socket, onMessage) {
     const request = this;
+    const host = this._globalOptions?.address;
+    if (socket && host && host !== '0.0.0.0' && host !== '::') {
+      // T7: the package binds with (0, null, cb) right after this call
+      const dgramSocket = socket as { bind(port: number, address: string | null, cb: () => void): unknown };
+      const bind = dgramSocket.bind;
+      dgramSocket.bind = (port, _address, cb) => bind.call(dgramSocket, port, host, cb);
+    }
     return initSocket.call(this, socket, function (this: unknown, msg, rinfo) {
       if (msg.length < 4 || (rinfo && (rinfo.address !== request._address || rinfo.port !== request._port))) {
         request.onDropped?.(); // T1, T2

@@ -88,3 +88,17 @@ t.test('concurrent transfers from several clients all arrive intact', async (t) 
   t.equal(events.filter((e) => e.outcome === 'complete').length, 12, '12 complete transfer events');
   t.match(srv.counters(), { complete: 12, active: 0 });
 });
+
+t.test('T7: a server bound to one of several addresses answers from that address (tftp-hpa checks it)', async (t) => {
+  if (!requireTool(t, 'tftp')) return;
+  const dir = tempDir(t);
+  const data = randomBytes(200_000);
+  writeFileSync(join(dir, 'loader.0'), data);
+  // the client sends from 127.0.0.1: a reply socket on the wildcard address would answer from 127.0.0.1 too
+  const srv = await startTftpServer({ host: '127.0.0.2', port: 0, tree: new DirectoryTree(dir) });
+  t.teardown(() => srv.close());
+  const local = join(tempDir(t), 'loader.0');
+  const r = await run('tftp', ['127.0.0.2', String(srv.port), '-m', 'binary', '-c', 'get', 'loader.0', local]);
+  t.equal(r.code, 0, `tftp-hpa exit 0 ${r.stderr}`);
+  t.equal(sha(readFileSync(local)), sha(data), 'file intact');
+});
