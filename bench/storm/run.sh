@@ -12,7 +12,8 @@
 # env: MACHINES (1000 records), WINDOW_MS (1000: all machines start within it), KERNEL_KB (1024),
 #      INITRD_KB (4096), ROUNDS (1: repetitions of the whole interleaved series), PROFILE=1 (farrier runs
 #      with --cpu-prof into $WORK/prof), FARRIER_LOG_LEVEL (info), FARRIER_DURABILITY=process (experiment:
-#      the private build opens its store with synchronous=NORMAL instead of the daemon's FULL)
+#      the private build opens its store with synchronous=NORMAL instead of the daemon's FULL),
+#      REFERENCE_DHCP (hosts: dnsmasq gives each MAC a fixed address; pool: dynamic, see below)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 SIZES=${1:-"100 500 1000"}
@@ -91,6 +92,15 @@ stop_ns_processes
 mkdir -p "$REF/rocky-9/images/pxeboot"
 cp "$SEED/files/rocky-9/images/pxeboot/"* "$REF/rocky-9/images/pxeboot/"
 cp "$LOADER_SRC" "$REF/undionly.kpxe"
+# dnsmasq offers neighbouring MACs the same free pool address and NAKs all but the first REQUEST, so under a
+# storm many clients restart DHCP again and again; by default the reference gives each MAC a fixed address
+# (dhcp-host), the static equivalent of Farrier's allocation. REFERENCE_DHCP=pool shows the pool behaviour.
+python3 - "$WORK/machines.txt" "$POOL_START" >"$WORK/dnsmasq-hosts.conf" <<'PY'
+import ipaddress, sys
+base = int(ipaddress.IPv4Address(sys.argv[2]))
+for i, line in enumerate(open(sys.argv[1]).read().split()[::2]):
+    print(f"dhcp-host={line},{ipaddress.IPv4Address(base + i)}")
+PY
 LOADER_SIZE=$(stat -c %s "$LOADER_SRC")
 
 start_reference() { # DIR
@@ -106,6 +116,7 @@ pid-file=
 dhcp-authoritative
 dhcp-range=$POOL_START,$POOL_END,255.255.0.0,1h
 dhcp-lease-max=100000
+$(if [ "${REFERENCE_DHCP:-hosts}" = hosts ]; then cat "$WORK/dnsmasq-hosts.conf"; fi)
 no-ping
 quiet-dhcp
 dhcp-leasefile=$d/dnsmasq.leases
