@@ -15,11 +15,12 @@ import { createLab, labSubnet, readRecords, SERVER_IP, startDriver } from './cra
 
 const ROUNDS = 3;
 /**
- * perfdhcp's offered rate: about what the daemon answers on a busy 2-core machine (docs/performance.md), so
- * it runs at capacity. Far above it, the daemon's socket queue holds seconds of perfdhcp's packets and the
- * recording clients' exchanges time out before their turn comes: the test would then check almost nothing.
+ * perfdhcp's offered rate: at or above what the daemon answers on a busy 2-core machine, so it runs at
+ * capacity. Far above it, the daemon's socket queue (2 MiB) holds many seconds of perfdhcp's packets and the
+ * recording clients' exchanges time out before their turn: the test would then check almost nothing. Those
+ * clients wait like real ones (4 tries of 4 s per step).
  */
-const PERF_RATE = '1000';
+const PERF_RATE = '600';
 
 interface Check {
   leasesAcked: number;
@@ -76,7 +77,7 @@ t.test('kill -9 under full-rate DORA and API writes loses no ACKed lease and no 
   const recordFile = join(lab.dir, 'records.jsonl');
   const driver = await startDriver(
     lab,
-    { tag: 'c0', records: recordFile, tolerateFailures: true, dora: { clients: 16, timeoutMs: 3000, tries: 3 }, api: { writers: 4, mode: 'grow' } },
+    { tag: 'c0', records: recordFile, tolerateFailures: true, dora: { clients: 16, timeoutMs: 4000, tries: 4 }, api: { writers: 4, mode: 'grow' } },
     join(lab.dir, 'driver.out'),
   );
   let records: Array<Record<string, string>> = [];
@@ -86,7 +87,7 @@ t.test('kill -9 under full-rate DORA and API writes loses no ACKed lease and no 
     // Kill once new leases and writes are flowing since the last restart, mid-stream.
     await waitFor(() => {
       const now = count(readRecords(recordFile));
-      return now.acks - before.acks >= 20 && now.writes - before.writes >= 20;
+      return now.acks - before.acks >= 10 && now.writes - before.writes >= 20;
     }, 90_000, `round ${round}: leases and writes under way`).catch((err: Error) => {
       throw new Error(`${err.message}\ndriver:\n${driver.output().slice(-2000)}\ndaemon log:\n${lab.log().slice(-2000)}`);
     });
