@@ -8,6 +8,12 @@ import { readdirSync } from 'node:fs';
 import { DirectoryTree } from '../../src/tftp/directoryTree.js';
 import { startTftpServer } from '../../src/tftp/server.js';
 
+if (!process.send) {
+  // started without an IPC channel (e.g. a test runner given the whole directory): nothing to serve for
+  process.stdout.write('tftpServerChild.ts is started by tftpHarness.ts; nothing to do on its own\n');
+  process.exit(0);
+}
+
 const [root = '.', stall = '2000', maxTransfers = '1000', maxPerClient = '64', timeoutMs = '300', retries = '2'] = process.argv.slice(2);
 
 process.on('unhandledRejection', (reason) => {
