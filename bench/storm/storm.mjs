@@ -213,10 +213,14 @@ async function boot(m) {
     if (!parsed.config) throw new Error(`no installer config URL on the kernel line`);
     lap('script');
     stage = 'kernel';
-    bytesTotal += (await httpGet(ip, parsed.kernel, false)).bytes;
+    const kernel = await httpGet(ip, parsed.kernel, false);
+    bytesTotal += kernel.bytes; // not `+= await`: that reads the total before the await and loses others' adds
     lap('kernel');
     stage = 'initrd';
-    for (const url of parsed.initrds) bytesTotal += (await httpGet(ip, url, false)).bytes;
+    for (const url of parsed.initrds) {
+      const initrd = await httpGet(ip, url, false);
+      bytesTotal += initrd.bytes;
+    }
     lap('initrd');
     stage = 'config';
     const config = await httpGet(ip, parsed.config, true);
