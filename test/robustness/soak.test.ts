@@ -51,7 +51,8 @@ t.test(`soak: ${DURATION} s of mixed boot traffic and API writes`, async (t) => 
   t.equal(r.daemonExit, 0, 'the daemon stops cleanly on SIGTERM after the run');
   t.equal(r.integrity, 'ok', 'integrity_check ok');
   t.ok(r.samples >= 10, `${r.samples} RSS/fd samples`);
-  // Generous bounds: a leak of one object per request or one fd per transfer would exceed them many times over.
-  t.ok(r.rssMb.secondHalfSlopePerMin < 20, `RSS second-half slope ${r.rssMb.secondHalfSlopePerMin} MB/min < 20 (start ${r.rssMb.start}, end ${r.rssMb.end}, max ${r.rssMb.max} MB)`);
+  // Generous bounds: over one minute, garbage collection alone swings RSS by ±30 MB/min; keeping each 4 MiB
+  // HTTP download's buffers, or one fd per transfer, would exceed these many times over.
+  t.ok(r.rssMb.secondHalfSlopePerMin < 60, `RSS second-half slope ${r.rssMb.secondHalfSlopePerMin} MB/min < 60 (start ${r.rssMb.start}, end ${r.rssMb.end}, max ${r.rssMb.max} MB)`);
   t.ok(r.fds.secondHalfMax <= r.fds.firstHalfMax + 20, `open fds in the second half (max ${r.fds.secondHalfMax}) stay within 20 of the first half's max (${r.fds.firstHalfMax})`);
 });
