@@ -12,7 +12,8 @@
  *     leave from another address than the one the client sent its RRQ to, and clients that check (tftp-hpa)
  *     rejected them: a server bound to one address now binds its transfer sockets to that address too;
  * T5 (a request nobody answers never times out) is handled by the watchdog in server.ts.
- * Datagrams dropped by T1/T2 are reported through the request's `onDropped` hook, when the server set one.
+ * Datagrams dropped by T1/T2 are reported through the request's `onDropped` hook, and every ACK the window
+ * accepts through `onProgress` (the server's stall watchdog), when the server set them.
  */
 import { requireTftp } from './vendor.js';
 
@@ -35,7 +36,7 @@ interface WindowState {
   _blocks: { block: number }[];
 }
 interface ServerWriterProto {
-  _onAck(this: { _window: WindowState | null }, ack: { block: number }): unknown;
+  _onAck(this: { _window: WindowState | null; onProgress?: () => void }, ack: { block: number }): unknown;
 }
 
 const APPLIED = Symbol.for('farrier.tftp.hardening');
@@ -75,6 +76,8 @@ export function applyTftpHardening(): void {
     const previous = (w._start - 1) & 0xffff;
     if (!w._mayRollover && ack.block === previous) return; // T3: duplicate; the timer retransmits
     if (ack.block !== previous && !w._blocks.some((b) => b.block === ack.block)) return; // T6: not in this window
-    return onAck.call(this, ack);
+    const result = onAck.call(this, ack);
+    this.onProgress?.();
+    return result;
   };
 }

@@ -88,7 +88,7 @@ export interface TftpServer {
 
 const quietLogger: TftpLogger = { debug() {}, info() {}, warn() {} };
 
-/** Counts bytes on their way to the protocol layer; every chunk is progress for the watchdog. */
+/** Counts bytes on their way to the protocol layer; every chunk (and every accepted ACK) is progress for the watchdog. */
 class ProgressCounter extends Transform {
   bytes = 0;
   constructor(private readonly onProgress: () => void) {
@@ -137,6 +137,8 @@ export async function startTftpServer(config: TftpServerConfig): Promise<TftpSer
     req.on('error', (err: Error) => (clientError = err.message));
     gate.started(client);
     req._ps._writer.onDropped = () => counters.strays++;
+    // an accepted ACK is progress too: a slow client reading 16 KiB chunks block by block is not stalled
+    req._ps._writer.onProgress = () => progress();
     counters.requests++;
     counters.active++;
 

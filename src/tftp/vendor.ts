@@ -42,6 +42,8 @@ export interface TftpServerWriter {
   _connectedToClient?: boolean;
   /** Called by hardening.ts for each datagram the transfer ignores (short, or from a foreign address/port). */
   onDropped?: () => void;
+  /** Called by hardening.ts for each ACK the window accepts. */
+  onProgress?: () => void;
 }
 
 /** The response side of a GET: setSize() must be called once, then exactly that many bytes written. */

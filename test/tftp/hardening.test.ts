@@ -170,3 +170,15 @@ t.test('T6: an ACK for a block outside a window that wraps past 65535 is ignored
   t.notOk(r.error, 'no TFTP error');
   t.equal(sha(r.data), sha(file), 'file arrived intact across the wrap');
 });
+
+t.test('T5 watchdog: a slow but steady client (one block per 100 ms) is not taken for stalled', async (t) => {
+  const file = randomBytes(40 * 512 + 100);
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'slow.bin'), file);
+  // 800 ms without progress is a stall; one 16 KiB read chunk takes this client 3.2 s to drain
+  const srv = await startTftpServer({ host: '127.0.0.1', port: 0, tree: new DirectoryTree(dir), stallTimeoutMs: 800 });
+  t.teardown(() => srv.close());
+  const r = await rawGet({ host: '127.0.0.1', port: srv.port, file: 'slow.bin', blksize: 512, onBlock: () => new Promise((res) => setTimeout(res, 100)) });
+  t.notOk(r.error, `no error (${r.error?.message})`);
+  t.equal(sha(r.data), sha(file), 'file intact');
+});
