@@ -92,7 +92,11 @@ sample() {
   printf '%d\t%s\t%s\n' "$(( $(date +%s) - START ))" "$rss" "$fds" >>"$SAMPLES"
 }
 while kill -0 "$DRIVER_PID" 2>/dev/null; do
-  kill -0 "$DAEMON_PID" 2>/dev/null || { echo "farrier died during the soak" >&2; tail -n 30 "$WORK/farrier.log" >&2; break; }
+  if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+    echo "farrier died during the soak" >&2; tail -n 30 "$WORK/farrier.log" >&2
+    kill -TERM "$DRIVER_PID" 2>/dev/null || true
+    break
+  fi
   sample
   sleep "$SAMPLE"
 done
