@@ -9,6 +9,7 @@
  * its block body, and to check the clock.
  */
 import Handlebars from 'handlebars';
+import { nestingError } from '../core/templateNesting.js';
 import { FarrierError } from '../errors.js';
 import type { BootEnv, Machine } from '../model/types.js';
 import { bootFiles, machineContext, type RenderContext } from './context.js';
@@ -238,6 +239,13 @@ export class Renderer {
   private compile(source: TemplateSource, where: Where): Compiled {
     const cached = this.cache.get(source.id);
     if (cached && cached.contents === source.contents) return cached;
+    // Templates are checked when written; this catches ones stored or shipped before that check existed,
+    // whose parse alone could hold the event loop for minutes.
+    const deep = nestingError(source.contents);
+    if (deep) {
+      const line = /^line (\d+): /.exec(deep);
+      throw renderError(where, source.id, line ? Number(line[1]) : undefined, line ? deep.slice(line[0].length) : deep);
+    }
     let ast: hbs.AST.Program;
     try {
       ast = this.hb.parse(source.contents);

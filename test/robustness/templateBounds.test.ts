@@ -112,6 +112,21 @@ t.test('the wall-clock budget stops a render that is still within its step budge
   t.equal(next, m.name, 'the next render starts with a fresh budget');
 });
 
+t.test('a too deeply nested template that reaches the renderer (stored before the write check) is a render error', async (t) => {
+  const data = new MemoryBootData();
+  const renderer = new Renderer(data);
+  const m = machine();
+  const contents = 'one\ntwo\n' + '{{#if a}}'.repeat(20_000) + '{{/if}}'.repeat(20_000);
+  let caught: unknown;
+  try {
+    await renderer.render({ machine: m, bootenv: data.bootenvs.get('local')!, template: { id: 'old-deep', contents }, provisionerUrl: 'http://10.0.0.1:8091' });
+  } catch (err) {
+    caught = err;
+  }
+  t.ok(caught instanceof FarrierError && caught.code === 'RENDER', 'the render fails');
+  t.match((caught as Error).message, /template old-deep line 3: blocks nested deeper than 64/);
+});
+
 t.test('legitimate loops stay well inside the budgets', async (t) => {
   const data = new MemoryBootData();
   const renderer = new Renderer(data);
