@@ -55,7 +55,7 @@ const tapBin = join(root, 'node_modules', '.bin', 'tap');
 // QEMU boots are CPU-heavy (TCG on 2 cores), and so is the 1M-datagram DHCP fuzz (both cores for minutes):
 // these run after everything else, alone, one at a time.
 const SERIAL_DIRS = ['test/e2e', 'test/tftp/firmware', 'test/http/qemuBoot.test.ts'];
-const SERIAL_FILES = ['test/http/qemuBoot.test.ts', 'test/robustness/dhcpFuzz.test.ts'];
+const SERIAL_FILES = ['test/http/qemuBoot.test.ts', 'test/robustness/dhcpFuzz.test.ts', 'test/robustness/crash.test.ts', 'test/robustness/disk.test.ts', 'test/robustness/soak.test.ts'];
 // Seconds a QEMU-booting file may take before tap kills it (other files: package.json "tap".timeout).
 const HEAVY_TIMEOUT = 900;
 const isHeavy = (f) => {
