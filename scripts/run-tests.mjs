@@ -52,7 +52,7 @@ if (files.length === 0) {
 }
 
 const tapBin = join(root, 'node_modules', '.bin', 'tap');
-// QEMU boots are CPU-heavy (TCG on 2 cores), and so is the 1M-datagram DHCP fuzz (both cores for minutes):
+// QEMU boots are CPU-heavy (TCG on 2 cores), and so are the robustness runs (1M-datagram DHCP fuzz, kill -9 under perfdhcp, disk faults, soak):
 // these run after everything else, alone, one at a time.
 const SERIAL_DIRS = ['test/e2e', 'test/tftp/firmware', 'test/http/qemuBoot.test.ts'];
 const SERIAL_FILES = ['test/http/qemuBoot.test.ts', 'test/robustness/dhcpFuzz.test.ts', 'test/robustness/crash.test.ts', 'test/robustness/disk.test.ts', 'test/robustness/soak.test.ts'];
