@@ -2,7 +2,7 @@
 # removal. Nothing touches the root namespace's interfaces; every process started inside is killed by PID.
 #   [netns $SRV] vsrv $SRV_IP/PLEN <-veth-> vcli $CLI_IP/PLEN [netns $CLI]
 # usage: source bench/lib/netns.sh; trap netpair_destroy EXIT; netpair_create PREFIX 10.89 [PLEN, default 16]
-# then: $SRV, $CLI, $SRV_IP (x.y.0.1), $CLI_IP (x.y.0.2), nsrun NS cmd..., pool_addresses FIRST LAST
+# then: $SRV, $CLI, $SRV_IP (x.y.0.1), $CLI_IP (x.y.0.2), nsrun NS cmd..., pool_addresses FIRST LAST (needs $WORK)
 
 netpair_create() {
   local prefix=$1 net=$2 plen=${3:-16} suf
