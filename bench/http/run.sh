@@ -72,7 +72,8 @@ TARGETS="large-curl=mbps:0.8 large=mbps:0.8 kickstart=rps:0.5"
 summary
 stop_pid "$FARRIER_PID"; FARRIER_PID=
 if [ "${PROFILE:-0}" = 1 ]; then
-  main=$(ls -S "$WORK"/prof/*.cpuprofile | tail -n +1 | while read -r f; do node -e 'const p=require(process.argv[1]); process.stdout.write(p.nodes.some(n=>/src\/http\/bootFiles/.test(n.callFrame.url))?"y":"n")' "$f" | grep -q y && echo "$f"; done | head -1)
+  # The main thread's profile is the one with the boot-file handler in it (the other is the loader's worker).
+  main=$(ls -S "$WORK"/prof/*.cpuprofile | while read -r f; do grep -q 'src/http/bootFiles' "$f" && echo "$f"; done | head -1)
   [ -n "$main" ] && node "$ROOT/bench/http/profsum.mjs" "$main" 30
 fi
 echo "raw: $WORK"
