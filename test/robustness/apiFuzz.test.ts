@@ -95,7 +95,9 @@ t.test(`API fuzz from openapi.yaml (FUZZ_SEED=${seed})`, async (t) => {
     }
     if (!(await exists(() => s.params.get('fz/num')))) await s.params.create({ name: 'fz/num', schema: { type: 'integer' } });
     if (!(await exists(() => s.profiles.get('fz-prof')))) await s.profiles.create({ name: 'fz-prof', params: { 'fz/num': 1 } });
-    const m = await s.machines.get('name:fz-m').catch(() => undefined);
+    // A valid patch may have renamed it or dropped its MAC: found by either, both are put back.
+    const m = (await s.machines.get('mac:52:54:00:fa:00:01').catch(() => undefined)) ?? (await s.machines.get('name:fz-m').catch(() => undefined));
+    if (m && (m.name !== 'fz-m' || !m.macs.includes('52:54:00:fa:00:01'))) await s.machines.patch(m.uuid, { name: 'fz-m', macs: ['52:54:00:fa:00:01'] }, 'merge');
     if (m) fx.machine = m.uuid;
     else fx.machine = (await s.machines.create({ name: 'fz-m', macs: ['52:54:00:fa:00:01'], profiles: ['fz-prof'], params: { 'fz/num': 2 } })).uuid;
     if (!(await exists(() => s.subnets.get('fz-net')))) await s.subnets.create({ name: 'fz-net', cidr: '10.99.0.0/24' });
