@@ -174,6 +174,8 @@ for round in $(seq "$ROUNDS"); do
         --window-ms "$WINDOW_MS" --loader-size "$LOADER_SIZE" >"$d/storm.json" 2>"$d/storm.err"
       set -e
       cpu1=$(ns_cpu)
+      # TCP accept-queue overflows in the server namespace (connections the server did not accept in time)
+      nsrun "$SRV" nstat -az TcpExtListenOverflows TcpExtListenDrops >"$d/nstat.txt" 2>&1 || true
       stop_ns_processes
       python3 - "$d/storm.json" "$stack" "$n" "$round" "$(python3 -c "print(round($cpu1 - $cpu0, 1))")" >>"$RES" <<'PY'
 import json, sys
