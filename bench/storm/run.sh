@@ -59,6 +59,11 @@ wait_listening() { # what... (tcp:PORT udp:PORT)
   return 1
 }
 
+# TCP accept-queue overflows so far in the server namespace (connections the server did not accept in time)
+listen_overflows() {
+  nsrun "$SRV" awk '$1 == "TcpExt:" { if (!h) { for (i = 2; i <= NF; i++) col[$i] = i; h = 1 } else print $col["ListenOverflows"] }' /proc/net/netstat
+}
+
 # CPU seconds (user + system) used so far by every process in the server namespace
 ns_cpu() {
   local tck; tck=$(getconf CLK_TCK)
@@ -168,14 +173,13 @@ for round in $(seq "$ROUNDS"); do
       else
         start_reference "$d"
       fi
-      cpu0=$(ns_cpu)
+      cpu0=$(ns_cpu) ovf0=$(listen_overflows)
       set +e
       nsrun "$CLI" node "$ROOT/bench/storm/storm.mjs" --server "$SRV_IP" --machines "$WORK/machines.txt" --n "$n" \
         --window-ms "$WINDOW_MS" --loader-size "$LOADER_SIZE" >"$d/storm.json" 2>"$d/storm.err"
       set -e
       cpu1=$(ns_cpu)
-      # TCP accept-queue overflows in the server namespace (connections the server did not accept in time)
-      nsrun "$SRV" nstat -az TcpExtListenOverflows TcpExtListenDrops >"$d/nstat.txt" 2>&1 || true
+      echo "$(( $(listen_overflows) - ovf0 ))" >"$d/listen-overflows"
       stop_ns_processes
       python3 - "$d/storm.json" "$stack" "$n" "$round" "$(python3 -c "print(round($cpu1 - $cpu0, 1))")" >>"$RES" <<'PY'
 import json, sys
@@ -186,7 +190,7 @@ except Exception as e:
     r = {"error": f"no result: {e}"}
 print("\t".join([stack, n, rnd, str(r.get("totalMs", "")), str(r.get("failures", r.get("error", "?"))), str(r.get("retransmits", "")), cpu, path]))
 PY
-      tail -n1 "$RES" | cut -f1-7 >&2
+      printf '%s\tlisten overflows %s\n' "$(tail -n1 "$RES" | cut -f1-7)" "$(cat "$d/listen-overflows")" >&2
     done
   done
 done
