@@ -244,7 +244,9 @@ export async function startDaemon(config: Config, opts: DaemonOptions = {}): Pro
     });
     let url = `http://${config.httpHost}:${config.httpPort}`;
     try {
-      await app.listen({ port: config.httpPort, host: config.httpHost });
+      // A boot storm opens connections faster than a busy event loop accepts them: with Node's default
+      // backlog (511) a 1,000-machine storm overflowed the accept queue and reset connections.
+      await app.listen({ port: config.httpPort, host: config.httpHost, backlog: 4096 });
       const addr = app.server.address();
       if (addr && typeof addr === 'object') {
         statuses.http.port = addr.port;
