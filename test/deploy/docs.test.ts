@@ -82,6 +82,7 @@ t.test('every FARRIER_ variable mentioned is read by farrier', async (t) => {
     'FARRIER_USER',
     'FARRIER_PASSWORD',
     'FARRIER_TOKEN',
+    'FARRIER_CA_CERT',
   ]);
   for (const page of pages) for (const v of new Set(text(page).match(/FARRIER_[A-Z_]+/g) ?? [])) t.ok(known.has(v), `${page}: ${v}`);
 });
