@@ -53,6 +53,11 @@ export interface Config {
   metricsAuth: boolean;
   /** Seconds SIGTERM waits for in-flight TFTP/HTTP transfers before closing. */
   shutdownGrace: number;
+  /**
+   * What an acknowledged write survives: `power` fsyncs every group commit (synchronous=FULL); `process`
+   * survives kill -9, crashes and OOM but not power loss (synchronous=NORMAL), at about half the commit cost.
+   */
+  durability: 'power' | 'process';
 }
 
 type OptionType = 'string' | 'port' | 'int' | 'boolean' | 'list' | 'map' | 'enum';
@@ -111,6 +116,7 @@ export const configOptions: readonly OptionDef[] = [
   def('httpsPort', 'port', 8443, 'HTTPS port of the API when --tls-cert/--tls-key are set (boot files stay on --http-port)'),
   def('metricsAuth', 'boolean', false, 'require API credentials on GET /metrics'),
   def('shutdownGrace', 'int', 10, 'seconds SIGTERM waits for in-flight TFTP/HTTP transfers'),
+  def('durability', 'enum', 'power', 'acknowledged writes survive power loss (power: fsync per commit) or only process crashes and kill -9 (process)', ['power', 'process']),
 ];
 
 const bad = (source: string, message: string): FarrierError =>

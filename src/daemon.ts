@@ -164,7 +164,7 @@ export async function startDaemon(config: Config, opts: DaemonOptions = {}): Pro
   const env = opts.env ?? process.env;
   const logger = createLogger({ level: config.logLevel, format: config.logFormat }, opts.logDestination);
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const store: Store = await openSqliteStore(join(config.dataDir, 'farrier.db'));
+  const store: Store = await openSqliteStore(join(config.dataDir, 'farrier.db'), { durability: config.durability });
   if (!(await writable(config.dataDir))) {
     // The store opened a read-only copy (store/sqlite/readOnly.ts): say once, up front, what that means.
     logger.warn(

@@ -85,3 +85,24 @@ t.test('acknowledged writes survive kill -9 and a restart', async (t) => {
   third.proc.kill('SIGTERM');
   await third.exited;
 });
+
+t.test('--durability process (no fsync per commit) still keeps every acknowledged write across kill -9', async (t) => {
+  const dataDir = tempDir(t);
+  const env = { FARRIER_DURABILITY: 'process', FARRIER_ADMIN_PASSWORD: 'durability-pw' };
+  const first = await startChild(t, dataDir, env);
+  const headers = auth('durability-pw');
+  const writes = await Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      fetch(`${first.url}/api/v1/machines`, { method: 'POST', headers, body: JSON.stringify({ name: `p${i}`, macs: [`52:54:00:00:20:${String(i).padStart(2, '0')}`] }) }),
+    ),
+  );
+  t.same(writes.map((r) => r.status), Array.from({ length: 20 }, () => 201), 'twenty concurrent creates acknowledged');
+  first.proc.kill('SIGKILL');
+  await first.exited;
+
+  const second = await startChild(t, dataDir, env);
+  const list = await fetch(`${second.url}/api/v1/machines?limit=0`, { headers });
+  t.equal(list.headers.get('x-total-count'), '20', 'all of them are there after the restart');
+  second.proc.kill('SIGTERM');
+  await second.exited;
+});
