@@ -16,6 +16,8 @@ export interface DirectorySource {
   prefs(): Promise<Prefs>;
   setMachineAddress(mac: string, address: string): Promise<void>;
   autoRegister(mac: string, arch: 'amd64' | 'arm64'): Promise<Machine | undefined>;
+  /** Changes when another process wrote the data behind this source; without it the cache reloads by age. */
+  externalVersion?(): Promise<number>;
 }
 
 /** The lookups the server makes per packet. */

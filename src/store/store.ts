@@ -100,5 +100,10 @@ export interface Store {
 
   /** `PRAGMA integrity_check` or the backend's equivalent: 'ok' or the problems found. */
   checkIntegrity(): Promise<string>;
+  /**
+   * A number that changes whenever another process (another connection) commits to the same database, and
+   * only then: this process's own writes publish events instead. Caches use it to skip their backstop reloads.
+   */
+  externalVersion(): Promise<number>;
   close(): Promise<void>;
 }

@@ -16,6 +16,7 @@ export function servicesDirectory(services: Services): DirectorySource {
     machines: async () => (await services.store.list<Machine>('machines')).items.map(({ tokenSecret: _secret, ...m }) => m),
     bootenv: (name) => services.bootenvs.find(name),
     prefs: () => services.prefs.getPrefs(),
+    externalVersion: () => services.store.externalVersion(),
     async setMachineAddress(mac, address) {
       // MachineService.setAddress clears the address from any other machine in the same serialised step.
       await services.machines.setAddress(mac, address);

@@ -172,6 +172,11 @@ class SqliteStore implements Store {
     });
   }
 
+  externalVersion(): Promise<number> {
+    // SQLite's data_version moves only for commits made by other connections; this process has one.
+    return this.read(() => this.db.pragma('data_version', { simple: true }) as number);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.writes.close();
