@@ -8,22 +8,11 @@ import t from 'tap';
 import { CachedDirectory } from '../../src/dhcp/directoryCache.js';
 import type { Machine } from '../../src/model/types.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
+import { machine as fixtureMachine } from '../boot/fixtures.js';
 import { tempDir } from '../helpers/env.js';
 import { storeDirectory } from './helpers/storeDirectory.js';
 
-const machine = (uuid: string, mac: string): Omit<Machine, 'createdAt' | 'updatedAt' | 'version'> => ({
-  uuid,
-  name: uuid,
-  macs: [mac],
-  address: null,
-  arch: 'amd64',
-  bootenv: 'local',
-  profiles: [],
-  params: {},
-  description: '',
-  available: true,
-  errors: [],
-});
+const machine = (uuid: string, mac: string): Machine => fixtureMachine({ uuid, name: uuid, macs: [mac], address: null });
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -4,21 +4,11 @@
  * may throw or reject, the drop counters must rise, and a valid DORA must still succeed afterwards.
  */
 import t from 'tap';
+import { prng } from '../helpers/prng.js';
 import { Inbox, SERVER_IP, startHarness, udp } from './helpers/harness.js';
 import { ACK, build, DISCOVER, ipBytes, OFFER, REQUEST } from './helpers/packets.js';
 import { subnet } from './helpers/storeDirectory.js';
 
-/** Small deterministic PRNG so a failure reproduces. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const seeds = (): Buffer[] => [
   build({ type: DISCOVER, mac: '52:54:00:12:34:56', options: [[55, [1, 3, 6, 43, 50, 60, 66, 67, 97, 128]], [60, 'PXEClient:Arch:00007:UNDI:003016'], [93, [0, 7]], [97, Buffer.alloc(17, 1)], [77, 'iPXE'], [61, [1, 0x52, 0x54, 0, 0x12, 0x34, 0x56]]] }),

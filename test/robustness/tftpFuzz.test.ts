@@ -11,6 +11,7 @@ import dgram from 'node:dgram';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { prng } from '../helpers/prng.js';
 import { findTool, requireTool, tempDir } from '../helpers/env.js';
 import { ack, buildRrq, rawGet, type RawGetResult } from '../tftp/helpers/rawClient.js';
 import { startTftpChild, type ChildStats, type TftpChild } from './tftpHarness.js';
@@ -21,17 +22,6 @@ const BATCH = 128;
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Small seeded PRNG (mulberry32): a failing run can be replayed with its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Expect = 'malformed' | 'rejected' | 'valid';
 interface Packet {

@@ -7,18 +7,7 @@
  */
 import { optionLengthFits } from '../../../src/dhcp/codec.js';
 import { build, DECLINE, DISCOVER, INFORM, ipBytes, RELEASE, REQUEST } from './packets.js';
-
-/** Small deterministic PRNG (mulberry32) so a failing run reproduces from its seed. */
-export function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../../helpers/prng.js';
 
 export interface FuzzNetwork {
   /** The server's address (server id, and a bogus giaddr). */
