@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import { tempDir } from '../helpers/env.js';
+import { curlResponse } from '../e2e/lib/curl.js';
 import { farrierCommand } from '../e2e/lib/farrierNs.js';
 import { createNetns, createVethPair, listening, waitFor, type Netns, type NsProcess } from '../e2e/lib/netns.js';
 import { tsLoaderArgs } from '../e2e/lib/tsScript.js';
@@ -69,15 +70,8 @@ export async function createLab(t: Test, prefix: string, opts: { dataDir?: strin
   const api: Lab['api'] = async (method, path, body) => {
     const data = body === undefined ? [] : ['-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(body)];
     const { stdout } = await cli.exec('curl', ['-sS', '-m', '30', '-X', method, '-u', `admin:${password}`, ...data, '-w', '\n%{http_code}', `http://${SERVER_IP}:${HTTP_PORT}/api/v1${path}`]);
-    const cut = stdout.lastIndexOf('\n');
-    const text = stdout.slice(0, cut);
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // not JSON
-    }
-    return { status: Number(stdout.slice(cut + 1)), body: parsed };
+    const res = curlResponse(stdout);
+    return { status: res.status, body: res.body };
   };
 
   const fetchText: Lab['fetch'] = async (url) => {

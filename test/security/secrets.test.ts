@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { Machine } from '../../src/model/types.js';
 import { startSecurityDaemon } from './helpers.js';
 
@@ -20,23 +20,36 @@ const MAC_UNKNOWN = '52:54:00:5e:ff:03';
 
 const hyphens = (mac: string): string => mac.replace(/:/g, '-');
 
-t.test('a secure param of machine A appears only in A\'s own rendered files', async (t) => {
-  const d = await startSecurityDaemon(t, { logLevel: 'trace', tftpEnabled: false, dhcpEnabled: false });
-  const admin = { auth: d.adminAuth };
-
-  // The event stream runs for the whole test; every event is kept as the raw text the client received.
+/** Reads the admin event stream from now on; `stop()` ends it and returns everything received, as raw text. */
+async function recordEvents(t: Test, url: string, auth: string): Promise<{ text: () => string; stop: () => Promise<string> }> {
   const abort = new AbortController();
   t.teardown(() => abort.abort());
-  const stream = await fetch(`${d.daemon.url}/api/v1/events`, { headers: { authorization: d.adminAuth }, signal: abort.signal });
+  const stream = await fetch(`${url}/api/v1/events`, { headers: { authorization: auth }, signal: abort.signal });
   let events = '';
   const reading = (async () => {
     const decoder = new TextDecoder();
     try {
       for await (const chunk of stream.body as unknown as AsyncIterable<Uint8Array>) events += decoder.decode(chunk);
     } catch {
-      // aborted at teardown
+      // aborted at stop() or teardown
     }
   })();
+  return {
+    text: () => events,
+    stop: async () => {
+      abort.abort();
+      await reading;
+      return events;
+    },
+  };
+}
+
+t.test('a secure param of machine A appears only in A\'s own rendered files', async (t) => {
+  const d = await startSecurityDaemon(t, { logLevel: 'trace', tftpEnabled: false, dhcpEnabled: false });
+  const admin = { auth: d.adminAuth };
+
+  // The event stream runs for the whole test; every event is kept as the raw text the client received.
+  const recorder = await recordEvents(t, d.daemon.url, d.adminAuth);
 
   t.equal((await d.send('POST', '/api/v1/params', { ...admin, body: { name: 'sec/root-password', schema: { type: 'string' }, secure: true } })).status, 201);
   t.equal(
@@ -159,9 +172,8 @@ t.test('a secure param of machine A appears only in A\'s own rendered files', as
 
   // Give the stream a moment to deliver the last events, then read it.
   await d.send('POST', '/api/v1/events', { auth: aToken, body: { type: 'machines', action: 'marker', key: a.uuid } });
-  for (let i = 0; i < 100 && !events.includes('"marker"'); i++) await new Promise((r) => setTimeout(r, 50));
-  abort.abort();
-  await reading;
+  for (let i = 0; i < 100 && !recorder.text().includes('"marker"'); i++) await new Promise((r) => setTimeout(r, 50));
+  const events = await recorder.stop();
   t.ok(events.includes('"marker"'), 'the event stream was read to the end of the test');
   t.ok(events.includes('sec-a'), 'the stream saw machine A\'s changes');
   t.notOk(events.includes(SECRET_A), 'no event carries A\'s secure value');
@@ -176,17 +188,7 @@ t.test('a secure param of machine A appears only in A\'s own rendered files', as
 t.test('password hashes, machine token secrets and the signing key are never returned or logged', async (t) => {
   const d = await startSecurityDaemon(t, { logLevel: 'trace', tftpEnabled: false, dhcpEnabled: false });
   const admin = { auth: d.adminAuth };
-  const abort = new AbortController();
-  t.teardown(() => abort.abort());
-  const stream = await fetch(`${d.daemon.url}/api/v1/events`, { headers: { authorization: d.adminAuth }, signal: abort.signal });
-  let events = '';
-  const reading = (async () => {
-    try {
-      for await (const chunk of stream.body as unknown as AsyncIterable<Uint8Array>) events += Buffer.from(chunk).toString();
-    } catch {
-      // aborted
-    }
-  })();
+  const recorder = await recordEvents(t, d.daemon.url, d.adminAuth);
 
   const { services } = d.daemon;
   const created = await d.send('POST', '/api/v1/users', { ...admin, body: { name: 'carol', role: 'operator', password: 'carol-password-1' } });
@@ -219,8 +221,7 @@ t.test('password hashes, machine token secrets and the signing key are never ret
   bodies.push((await d.send('POST', '/api/v1/users/carol/revoke-tokens', admin)).text);
   bodies.push(await (await fetch(`${d.daemon.url}/metrics`)).text());
   await new Promise((r) => setTimeout(r, 200));
-  abort.abort();
-  await reading;
+  const events = await recorder.stop();
   t.ok(events.includes('carol'), 'the stream saw the user changes');
 
   const all = { responses: bodies.join('\n'), events, log: d.logs.join('') };

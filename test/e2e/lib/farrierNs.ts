@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import type { FarrierEvent } from '../../../src/model/types.js';
 import { tempDir } from '../../helpers/env.js';
+import { curlResponse } from './curl.js';
 import { listening, waitFor, type Netns, type NsProcess } from './netns.js';
 import { tsLoaderArgs } from './tsScript.js';
 
@@ -90,15 +91,7 @@ export async function startFarrierInNs(
     const auth = o.token ? ['-H', `Authorization: Bearer ${o.token}`] : ['-u', `admin:${password}`];
     const data = body === undefined ? [] : ['-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(body)];
     const { stdout } = await ns.exec('curl', ['-sS', '-X', method, ...auth, ...data, '-w', '\n%{http_code}', `${url}${path}`]);
-    const cut = stdout.lastIndexOf('\n');
-    const text = stdout.slice(0, cut);
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // not JSON (a rendered file)
-    }
-    return { status: Number(stdout.slice(cut + 1)), text, body: parsed };
+    return curlResponse(stdout);
   };
 
   const sseLog = join(dir, 'events.sse');
