@@ -20,6 +20,7 @@ PKGS=(
   systemd libcap2-bin util-linux          # systemd-analyze (unit check), setcap/setpriv (privilege test)
   iproute2 curl procps psmisc
   sqlite3                                 # holds a database lock from another process (disk test)
+  strace                                  # shows the store syncing its WAL before acknowledging (store test)
   openssl                                 # self-signed certificate for the TLS test
 )
 

@@ -54,8 +54,8 @@ export interface Config {
   /** Seconds SIGTERM waits for in-flight TFTP/HTTP transfers before closing. */
   shutdownGrace: number;
   /**
-   * What an acknowledged write survives: `power` fsyncs every group commit (synchronous=FULL); `process`
-   * survives kill -9, crashes and OOM but not power loss (synchronous=NORMAL), at about half the commit cost.
+   * What an acknowledged write survives: `power` syncs the WAL after every group commit before acknowledging
+   * it (off the event loop); `process` survives kill -9, crashes and OOM but not power loss (no sync).
    */
   durability: 'power' | 'process';
 }

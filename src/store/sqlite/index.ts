@@ -5,10 +5,11 @@
  * Durability. In WAL mode a COMMIT appends to the -wal file with write(2); once that returns the data is in
  * the kernel, so killing the process (kill -9, crash, OOM) cannot lose it, even with synchronous=NORMAL.
  * What NORMAL can lose is the last commits before a power cut or kernel crash (the database stays
- * consistent either way). `durability: 'power'` (the default) uses synchronous=FULL, an fsync of the WAL
- * per commit, so an acknowledged write survives power loss too; group commit pays that fsync once per
- * batch rather than once per write, which keeps the DHCP path fast. `'process'` trades that guarantee for
- * speed on hosts whose state can be rebuilt.
+ * consistent either way). `durability: 'power'` (the default) makes an acknowledged write survive power
+ * loss too: each committed batch waits for an fdatasync of the WAL on the thread pool before its writes
+ * resolve (walSync.ts: FULL's guarantee without blocking the event loop); group commit pays that sync once
+ * per batch rather than once per write, which keeps the DHCP path fast. `'process'` trades that guarantee
+ * for speed on hosts whose state can be rebuilt.
  *
  * A database in a read-only data directory opens as a read-only copy (see readOnly.ts): reads work, every
  * write fails UNAVAILABLE with reason READ_ONLY.
@@ -34,10 +35,11 @@ import { Prefs } from './prefs.js';
 import { inReadOnlyDirectory, openReadOnlyCopy } from './readOnly.js';
 import { Statements } from './statements.js';
 import { Timeline } from './timeline.js';
+import { WalSync } from './walSync.js';
 import { WriteQueue } from './writeQueue.js';
 
 export interface SqliteStoreOptions {
-  /** 'power' (default): synchronous=FULL, acknowledged writes survive power loss. 'process': NORMAL, they survive a killed process. */
+  /** 'power' (default): acknowledged writes survive power loss (WAL synced before they resolve). 'process': they survive a killed process. */
   durability?: 'process' | 'power';
   /** Commit all writes issued in one event-loop turn together (default true). */
   groupCommit?: boolean;
@@ -62,13 +64,14 @@ class SqliteStore implements Store {
     private readonly path: string,
     groupCommit: boolean,
     busyTimeoutMs: number,
+    private readonly walSync?: WalSync,
   ) {
     this.stmts = new Statements(db);
     this.objects = new Objects(this.stmts);
     this.prefs = new Prefs(this.stmts);
     this.leases = new Leases(this.stmts);
     this.timelines = new Timeline(this.stmts);
-    this.writes = new WriteQueue(db, this.stmts, path, groupCommit, busyTimeoutMs);
+    this.writes = new WriteQueue(db, this.stmts, path, groupCommit, busyTimeoutMs, walSync && (() => walSync.sync()));
   }
 
   private read<R>(fn: () => R): Promise<R> {
@@ -181,6 +184,7 @@ class SqliteStore implements Store {
     if (this.closed) return;
     this.writes.close();
     this.closed = true;
+    await this.walSync?.close();
     try {
       this.db.close();
     } catch (err) {
@@ -213,11 +217,13 @@ export async function openSqliteStore(path: string, opts: SqliteStoreOptions = {
       }
       return new SqliteStore(db, path, opts.groupCommit ?? true, busyTimeoutMs);
     }
-    db.pragma(`synchronous = ${opts.durability === 'process' ? 'NORMAL' : 'FULL'}`);
+    // an in-memory database has nothing to sync; 'power' on a file syncs the WAL itself (walSync.ts)
+    const syncWal = opts.durability !== 'process' && path !== ':memory:';
+    db.pragma(`synchronous = ${opts.durability === 'process' || syncWal ? 'NORMAL' : 'FULL'}`);
     db.pragma('foreign_keys = ON');
     migrate(db, MIGRATIONS, path);
     db.pragma(`busy_timeout = ${BUSY_WAIT_MS}`);
-    return new SqliteStore(db, path, opts.groupCommit ?? true, busyTimeoutMs);
+    return new SqliteStore(db, path, opts.groupCommit ?? true, busyTimeoutMs, syncWal ? new WalSync(`${path}-wal`) : undefined);
   } catch (err) {
     db?.close();
     throw mapSqliteError(err, path);

@@ -3,7 +3,9 @@
  * (setImmediate) the whole queue runs in ONE `BEGIN IMMEDIATE … COMMIT`, each op inside its own SAVEPOINT,
  * so a failing op is rolled back alone and rejects only its own promise. Promises settle only after COMMIT
  * returns: a resolved write is committed (and as durable as the `synchronous` setting makes it). If the
- * commit itself fails, every op of the batch rejects and nothing of it is kept.
+ * commit itself fails, every op of the batch rejects and nothing of it is kept. With a `durable` step (the
+ * WAL sync of walSync.ts) the promises settle only once it has resolved after the COMMIT; the next batch
+ * does not wait for it, so one batch's disk sync overlaps the next batch's work.
  *
  * Another process holding the write lock (a CLI tool, `sqlite3`, a backup) makes BEGIN IMMEDIATE fail with
  * SQLITE_BUSY at once (the connection's own busy wait is kept short because it blocks the event loop, and with
@@ -47,6 +49,8 @@ export class WriteQueue {
     private readonly groupCommit: boolean,
     /** How long writes wait, in total, for a write lock held by another process. */
     private readonly busyTimeoutMs: number,
+    /** Makes a committed batch durable (resolves once it is on disk); absent: COMMIT itself is enough. */
+    private readonly durable?: () => Promise<void>,
   ) {}
 
   run<R>(op: () => R): Promise<R> {
@@ -105,11 +109,17 @@ export class WriteQueue {
       for (const p of batch) p.reject(mapped);
       return;
     }
-    batch.forEach((p, i) => {
-      const o = outcomes[i];
-      if (o.ok) p.resolve(o.value);
-      else p.reject(o.error);
-    });
+    const settle = (): void =>
+      batch.forEach((p, i) => {
+        const o = outcomes[i];
+        if (o.ok) p.resolve(o.value);
+        else p.reject(o.error);
+      });
+    if (!this.durable) settle();
+    else
+      this.durable().then(settle, (err: unknown) => {
+        for (const p of batch) p.reject(err);
+      });
   }
 
   private rollback(): void {
