@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { WalSync } from '../../src/store/sqlite/walSync.js';
 import { requireTool } from '../helpers/env.js';
 
@@ -45,7 +45,7 @@ function parseTrace(text: string): Call[] {
  * acknowledgement, leaving out opening (journal mode, migrations) and closing (checkpoint), and the main
  * thread's pid.
  */
-function traced(t: Tap.Test, durability: 'power' | 'process', count: number): { calls: Call[]; main: string } {
+function traced(t: Test, durability: 'power' | 'process', count: number): { calls: Call[]; main: string } {
   const dir = t.testdir();
   const traceFile = join(dir, 'trace');
   const loader = process.execArgv.filter((a) => a.includes('@tapjs/typescript'));
@@ -55,7 +55,9 @@ function traced(t: Tap.Test, durability: 'power' | 'process', count: number): { 
   t.equal(r.status, 0, `the writer ran under strace: ${r.stderr}`);
   const all = parseTrace(readFileSync(traceFile, 'utf8'));
   const ready = all.findIndex((c) => c.ack === 'ready');
-  const calls = all.slice(ready + 1, all.findLastIndex((c) => c.ack) + 1);
+  let last = all.length - 1;
+  while (last > ready && !all[last].ack) last--;
+  const calls = all.slice(ready + 1, last + 1);
   return { calls, main: all[ready]?.pid ?? '' };
 }
 
