@@ -13,6 +13,7 @@ import { bootenvFilePath } from './context.js';
 import { bootDataFromServices } from './coreAdapter.js';
 import { CachedBootData } from './dataCache.js';
 import { discoverLoaders, type LoaderSet } from './loaders.js';
+import { RenderedOutputs } from './outputCache.js';
 import { Renderer } from './render.js';
 import { StaticRoot } from './staticFiles.js';
 import { BootTree } from './tree.js';
@@ -32,7 +33,8 @@ export function createBootLayer(services: Services, config: Config, logger: Logg
   for (const w of loaders.warnings) logger.warn(w);
   const root = bootRoot(config);
   const data = new CachedBootData(bootDataFromServices(services), services.bus);
-  const tree = new BootTree(data, new Renderer(data), { httpPort: config.httpPort, staticIp: config.staticIp }, loaders, new StaticRoot(root));
+  const outputs = new RenderedOutputs(services.bus);
+  const tree = new BootTree(data, new Renderer(data), { httpPort: config.httpPort, staticIp: config.staticIp }, loaders, new StaticRoot(root), outputs);
   services.bootenvs.addCheck((env: BootEnv) => {
     const files = [env.kernel, ...env.initrds].filter((f) => f !== '');
     return files

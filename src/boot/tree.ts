@@ -11,6 +11,7 @@ import { configInitrdPath } from './context.js';
 import { buildCpio } from './cpio.js';
 import type { LoaderSet } from './loaders.js';
 import type { BootData, BootSettings } from './ports.js';
+import type { RenderedOutputs } from './outputCache.js';
 import type { Renderer, TemplateSource } from './render.js';
 import type { StaticRoot } from './staticFiles.js';
 
@@ -62,7 +63,13 @@ export class BootTree {
     private readonly settings: BootSettings,
     private readonly loaders: LoaderSet,
     private readonly staticRoot: StaticRoot,
+    /** Rendered files kept for the second they were rendered in; without it every request renders. */
+    private readonly outputs?: RenderedOutputs,
   ) {}
+
+  private once(machine: Machine | null, key: string, produce: () => Promise<Buffer>): Promise<Buffer> {
+    return this.outputs ? this.outputs.get(machine?.uuid ?? null, key, produce) : produce();
+  }
 
   provisionerUrl(client: TreeClient): string {
     return `http://${provisionerAddress(this.settings.staticIp, client.address, client.localAddress)}:${this.settings.httpPort}`;
@@ -161,8 +168,10 @@ export class BootTree {
   }
 
   private async buffer(machine: Machine | null, bootenv: BootEnv, source: TemplateSource, name: string, url: string): Promise<TreeEntry> {
-    const text = await this.renderer.render({ machine, bootenv, template: source, provisionerUrl: url });
-    const entry: TreeEntry = { kind: 'buffer', data: Buffer.from(text, 'utf8'), name };
+    const data = await this.once(machine, `${bootenv.name}\0${source.id}\0${url}`, async () =>
+      Buffer.from(await this.renderer.render({ machine, bootenv, template: source, provisionerUrl: url }), 'utf8'),
+    );
+    const entry: TreeEntry = { kind: 'buffer', data, name };
     if (machine) entry.machine = { uuid: machine.uuid, mac: machine.macs[0] ?? '' };
     return entry;
   }
@@ -187,7 +196,8 @@ export class BootTree {
   private async renderMachineFile(machine: Machine, path: string, name: string, url: string): Promise<TreeEntry> {
     const bootenv = await this.bootEnvOf(machine);
     if (path === configInitrdPath(machine.uuid) && bootenv.configInitrd?.length) {
-      return { kind: 'buffer', data: await this.configInitrd(machine, bootenv, url), name, machine: { uuid: machine.uuid, mac: machine.macs[0] ?? '' } };
+      const data = await this.once(machine, `${bootenv.name}\0config.cpio\0${url}`, () => this.configInitrd(machine, bootenv, url));
+      return { kind: 'buffer', data, name, machine: { uuid: machine.uuid, mac: machine.macs[0] ?? '' } };
     }
     const match = await this.matchTemplate(bootenv, machine, bootenv.templates, path, url);
     if (match) return this.buffer(machine, bootenv, await this.templateSource(bootenv, match), name, url);
