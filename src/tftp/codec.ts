@@ -1,80 +1,50 @@
 /**
- * Typed view of the untyped CommonJS `tftp@0.1.2` package (no @types exist). Only what Farrier uses.
- * Loaded with createRequire so hardening.ts patches the very module instances the server uses.
+ * The `tftp@0.1.2` package as Farrier uses it: its packet codec only (no @types exist, so this is the typed
+ * view). Transfers run on Farrier's own loop (transfer.ts); the package parses requests and builds OACK and
+ * ERROR packets. DATA packets are built in transfer.ts without the package, to send each block without a copy.
  */
 import { createRequire } from 'node:module';
-import type { Socket } from 'node:dgram';
-import type { EventEmitter } from 'node:events';
-import type { Readable, Writable } from 'node:stream';
 
-export const requireTftp = createRequire(import.meta.url);
+const requireTftp = createRequire(import.meta.url);
 
-export interface TftpTransferStats {
-  blockSize: number;
-  windowSize: number;
-  size: number | null;
-  userExtensions: Record<string, string>;
-  localAddress: string;
-  localPort: number;
-  remoteAddress: string;
-  remotePort: number;
+/** Known options as the package validated them (blksize 8–65464, tsize 0, windowsize 1–65535, rollover 0/1). */
+export interface RequestExtensions {
+  blksize?: number;
+  tsize?: number;
+  windowsize?: number;
+  rollover?: number;
 }
 
-/** The request side of a GET (the package calls it GetStream). */
-export interface TftpRequest extends Readable {
-  method: 'GET' | 'PUT';
+export interface ParsedRequest {
+  /** The file name after the package's check (no leading `..`, no multibyte characters). */
   file: string;
-  stats: TftpTransferStats;
-  abort(message?: string): void;
-  close(): void;
-  /** The response stream and its protocol writer (the transfer's socket). */
-  _ps: { _writer: TftpServerWriter };
+  /** null when the client sent none of the known options. */
+  extensions: RequestExtensions | null;
+  /** Every other option, by name (the package skips `timeout`: see requestedTimeout in options.ts). */
+  userExtensions: Record<string, string>;
 }
 
-/** The package's per-transfer protocol object on the server side (see hardening.ts, speedups.ts). */
-export interface TftpServerWriter {
-  _socket: Socket;
-  _address: string;
-  _port: number;
-  _closed: boolean;
-  _closing: boolean;
-  /** Set by speedups.ts once the socket is connected to the client: sends then go without an address. */
-  _connectedToClient?: boolean;
-  /** Called by hardening.ts for each datagram the transfer ignores (short, or from a foreign address/port). */
-  onDropped?: () => void;
-  /** Called by hardening.ts for each ACK the window accepts. */
-  onProgress?: () => void;
+interface Packets {
+  rrq: { deserialize(b: Buffer): ParsedRequest };
+  oack: { serialize(extensions: Record<string, string | number>): Buffer };
+  error: { serialize(e: { code: number; message: string }): Buffer; deserialize(b: Buffer): { code: number; message: string } };
 }
 
-/** The response side of a GET: setSize() must be called once, then exactly that many bytes written. */
-export interface TftpResponse extends Writable {
-  setSize(size: number): void;
+interface Errors {
+  /** The RFC 1350 code whose text equals `message`, else 0. */
+  wrap(message: string): { code: number; message: string };
 }
 
-export interface TftpPackageServer extends EventEmitter {
-  host: string;
-  /** Read by listen() when binding; 0 asks the OS for an ephemeral port. */
-  port: number;
-  listen(): void;
-  close(): void;
-  /** The package's listening socket: the port actually bound, and where RequestGate intercepts datagrams. */
-  _socket: Socket;
-}
+const packets = requireTftp('tftp/lib/protocol/packets') as Packets;
+const errors = requireTftp('tftp/lib/protocol/errors') as Errors;
 
-export interface TftpServerOptions {
-  host: string;
-  port: number;
-  root: string;
-  denyPUT: boolean;
-  denyGET?: boolean;
-  blockSize: number;
-  windowSize: number;
-  timeout: number;
-  retries: number;
-}
+/** Parses an RRQ/WRQ; throws the package's error (its `message` says what was refused) on a bad one. */
+export const parseRequest = (msg: Buffer): ParsedRequest => packets.rrq.deserialize(msg);
 
-interface TftpModule {
-  createServer(opts: TftpServerOptions, listener: (req: TftpRequest, res: TftpResponse) => void): TftpPackageServer;
-}
+export const oackPacket = (extensions: Record<string, string | number>): Buffer => packets.oack.serialize(extensions);
 
-export const tftpPackage = (): TftpModule => requireTftp('tftp') as TftpModule;
+/** An ERROR packet; the code is the RFC 1350 one when `message` is its standard text ("File not found" → 1). */
+export const errorPacket = (message: string): Buffer => packets.error.serialize(errors.wrap(message));
+
+/** The message of a client's ERROR packet; throws on one cut short (no NUL). */
+export const parseErrorMessage = (msg: Buffer): string => packets.error.deserialize(msg).message;

@@ -24,6 +24,6 @@ export class DirectoryTree implements BootTree {
     if (!real.startsWith(root + sep)) return { kind: 'missing', reason: `${path}: resolves outside ${this.root}` };
     const st = await stat(real);
     if (!st.isFile()) return { kind: 'missing', reason: `${path}: not a regular file` };
-    return { kind: 'file', path: real, size: st.size, name: path };
+    return { kind: 'file', path: real, size: st.size, name: path, mtimeMs: st.mtimeMs, ino: st.ino };
   }
 }

@@ -1,11 +1,10 @@
 /**
- * Admission for datagrams on the TFTP listening port, in front of the `tftp` package. The package opens a
- * socket for every datagram it sees (even garbage, only to send an error from it) and starts every request it
- * can parse; the gate drops malformed datagrams without a socket or a reply, answers refusals from the
+ * Admission for datagrams on the TFTP listening port: the gate parses each request once (with the `tftp`
+ * package's codec), drops malformed datagrams without a socket or a reply, answers refusals from the
  * listening socket, ignores a retransmitted RRQ of a transfer already running, and caps transfers in flight
  * globally and per client address, so a flood or a client opening thousands of transfers stays bounded.
  */
-import { requireTftp } from './vendor.js';
+import { parseRequest, type ParsedRequest } from './codec.js';
 
 export interface GateLimits {
   /** Transfers in flight, all clients together. */
@@ -28,7 +27,7 @@ export interface GateCounters {
 }
 
 export type Verdict =
-  | { kind: 'admit' }
+  | { kind: 'admit'; request: ParsedRequest }
   | { kind: 'drop'; reason: 'malformed' | 'duplicate' | 'busy' }
   | { kind: 'reply'; packet: Buffer };
 
@@ -47,8 +46,6 @@ const WRQ = 2;
 /** The package's own bounds for a request: 2 op + 1 name + 5 "mail" + 2 NUL, at most one 512-byte datagram. */
 const MIN_REQUEST = 9;
 const MAX_REQUEST = 512;
-/** An admitted request the package never handed over (it failed before the listener) stops counting after this. */
-const PENDING_EXPIRY_MS = 10_000;
 
 function errorPacket(code: number, message: string): Buffer {
   const b = Buffer.alloc(5 + Buffer.byteLength(message, 'latin1'));
@@ -71,9 +68,8 @@ const REFUSALS = new Map<string, { code: number; message: string }>([
 export class RequestGate {
   readonly counters: GateCounters = { datagrams: 0, malformed: 0, rejected: 0, duplicates: 0, busy: 0 };
   /** Transfers admitted and not yet ended, by client TID (address:port). */
-  private readonly transfers = new Map<string, { address: string; admittedAt: number; started: boolean }>();
+  private readonly transfers = new Map<string, string>();
   private readonly perClient = new Map<string, number>();
-  private readonly parseRrq = (requireTftp('tftp/lib/protocol/packets') as { rrq: { deserialize(b: Buffer): unknown } }).rrq.deserialize;
 
   constructor(private readonly limits: GateLimits) {}
 
@@ -88,8 +84,9 @@ export class RequestGate {
     const op = msg.readUInt16BE(0);
     if (op !== RRQ && op !== WRQ) return this.malformed();
     if (msg.length > MAX_REQUEST) return this.reject(4, 'Request longer than 512 bytes');
+    let request: ParsedRequest;
     try {
-      this.parseRrq(msg);
+      request = parseRequest(msg);
     } catch (err) {
       const refusal = REFUSALS.get((err as PackageError).message);
       return refusal ? this.reject(refusal.code, refusal.message) : this.malformed();
@@ -101,34 +98,23 @@ export class RequestGate {
       return { kind: 'drop', reason: 'duplicate' };
     }
     if (this.transfers.size >= this.limits.maxTransfers || (this.perClient.get(rinfo.address) ?? 0) >= this.limits.maxTransfersPerClient) {
-      this.expirePending();
-      if (this.transfers.size >= this.limits.maxTransfers || (this.perClient.get(rinfo.address) ?? 0) >= this.limits.maxTransfersPerClient) {
-        this.counters.busy++;
-        return { kind: 'drop', reason: 'busy' };
-      }
+      this.counters.busy++;
+      return { kind: 'drop', reason: 'busy' };
     }
-    this.transfers.set(tid, { address: rinfo.address, admittedAt: Date.now(), started: false });
+    this.transfers.set(tid, rinfo.address);
     this.perClient.set(rinfo.address, (this.perClient.get(rinfo.address) ?? 0) + 1);
-    return { kind: 'admit' };
+    return { kind: 'admit', request };
   }
 
-  /** The package handed the request to the listener: it now ends through `ended`, never by expiry. */
-  started(client: Rinfo): void {
-    const entry = this.transfers.get(`${client.address}:${client.port}`);
-    if (entry) entry.started = true;
-  }
-
+  /** The admitted transfer of this client TID ended: its slot is free. */
   ended(client: Rinfo): void {
-    this.release(`${client.address}:${client.port}`);
-  }
-
-  private release(tid: string): void {
-    const entry = this.transfers.get(tid);
-    if (!entry) return;
+    const tid = `${client.address}:${client.port}`;
+    const address = this.transfers.get(tid);
+    if (address === undefined) return;
     this.transfers.delete(tid);
-    const n = (this.perClient.get(entry.address) ?? 1) - 1;
-    if (n > 0) this.perClient.set(entry.address, n);
-    else this.perClient.delete(entry.address);
+    const n = (this.perClient.get(address) ?? 1) - 1;
+    if (n > 0) this.perClient.set(address, n);
+    else this.perClient.delete(address);
   }
 
   private malformed(): Verdict {
@@ -139,10 +125,5 @@ export class RequestGate {
   private reject(code: number, message: string): Verdict {
     this.counters.rejected++;
     return { kind: 'reply', packet: errorPacket(code, message) };
-  }
-
-  private expirePending(): void {
-    const cutoff = Date.now() - PENDING_EXPIRY_MS;
-    for (const [tid, e] of this.transfers) if (!e.started && e.admittedAt < cutoff) this.release(tid);
   }
 }

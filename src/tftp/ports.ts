@@ -23,6 +23,9 @@ export interface FileEntry {
   path: string;
   size: number;
   name: string;
+  /** The file's mtime and inode from the tree's own stat(), when it has them: they validate the file cache. */
+  mtimeMs?: number;
+  ino?: number;
 }
 
 export interface MissingEntry {

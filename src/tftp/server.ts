@@ -1,19 +1,21 @@
 /**
- * Farrier's read-only TFTP server: the hardened `tftp` package with our own request listener. Every file
- * comes from a BootTree (rendered Buffers or files on disk, always with an exact size); each transfer is
- * reported once through onTransfer and counted; a watchdog frees transfers that stop making progress.
+ * Farrier's read-only TFTP server: our own listening socket behind the request gate, and one transfer loop
+ * per request (transfer.ts; the `tftp` package is only the packet codec). Every file comes from a BootTree
+ * (rendered Buffers or files on disk, always with an exact size; small files through the shared file cache);
+ * each transfer is reported once through onTransfer and counted; a watchdog frees transfers that stop making
+ * progress.
  */
-import { tmpdir } from 'node:os';
-import type { RemoteInfo } from 'node:dgram';
-import { createReadStream, type ReadStream } from 'node:fs';
-import { Transform, type TransformCallback } from 'node:stream';
+import dgram, { type RemoteInfo } from 'node:dgram';
+import { isIP } from 'node:net';
 import { FarrierError } from '../errors.js';
+import { BufferSource, FileSource, type BlockSource } from './blockSource.js';
+import type { ParsedRequest } from './codec.js';
+import { FileCache, type FileCacheLimits } from './fileCache.js';
 import { RequestGate, type GateCounters } from './gate.js';
-import { applyTftpHardening } from './hardening.js';
+import { negotiate, requestedTimeout, type Negotiated, type OptionLimits } from './options.js';
 import { normaliseTftpPath } from './paths.js';
-import { applyTftpSpeedups, connectToClient } from './speedups.js';
-import type { BootTree, BootTreeEntry, BufferEntry, FileEntry, TftpClient } from './ports.js';
-import { tftpPackage, type TftpPackageServer, type TftpRequest, type TftpResponse } from './vendor.js';
+import type { BootTree, BootTreeEntry, TftpClient } from './ports.js';
+import { Transfer, type TransferEnd } from './transfer.js';
 
 export type TransferOutcome = 'complete' | 'missing' | 'rejected' | 'failed' | 'aborted-by-client' | 'timed-out' | 'stalled';
 
@@ -42,7 +44,7 @@ export interface TftpLogger {
 }
 
 export interface TftpServerConfig {
-  /** IP literal to bind (the package does not resolve names). */
+  /** IP literal to bind (no name resolution). */
   host: string;
   /** 0 = ephemeral (tests). */
   port: number;
@@ -60,6 +62,8 @@ export interface TftpServerConfig {
   maxTransfersPerClient?: number;
   logger?: TftpLogger;
   onTransfer?: (event: TransferEvent) => void;
+  /** Small files kept in memory for every client (default: files up to 4 MiB, 64 MiB in all). */
+  fileCache?: FileCacheLimits;
 }
 
 export interface TftpCounters extends GateCounters {
@@ -88,17 +92,16 @@ export interface TftpServer {
 
 const quietLogger: TftpLogger = { debug() {}, info() {}, warn() {} };
 
-/** Counts bytes on their way to the protocol layer; every chunk (and every accepted ACK) is progress for the watchdog. */
-class ProgressCounter extends Transform {
-  bytes = 0;
-  constructor(private readonly onProgress: () => void) {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.bytes += chunk.length;
-    this.onProgress();
-    cb(null, chunk);
-  }
+const DEFAULT_FILE_CACHE: FileCacheLimits = { maxFileBytes: 4 * 1024 * 1024, maxTotalBytes: 64 * 1024 * 1024 };
+const EMPTY = Buffer.alloc(0);
+
+/** A transfer in flight, as the watchdog and close() see it. */
+interface Running {
+  /** Bumped on every step forward (tree answered, ACK accepted); the watchdog samples it. */
+  ticks: number;
+  seenTicks: number;
+  lastProgress: number;
+  fail(outcome: TransferOutcome, message: string, clientMessage?: string): void;
 }
 
 /** A clear bind failure; `detail.errno` keeps the system code (EACCES, EADDRINUSE …) for callers that map it. */
@@ -115,187 +118,164 @@ function bindError(err: NodeJS.ErrnoException, host: string, port: number): Farr
   return new FarrierError('UNAVAILABLE', `TFTP cannot bind ${where}: ${why}`, [], { errno: err.code ?? 'UNKNOWN', host, port });
 }
 
+/** Where a found entry's bytes come from: the Buffer itself, the file cache, or the file read ahead in chunks. */
+async function openSource(entry: Exclude<BootTreeEntry, { kind: 'missing' }>, cache: FileCache, negotiated: Negotiated): Promise<BlockSource> {
+  if (entry.kind === 'buffer') return new BufferSource(entry.data);
+  if (entry.size === 0) return new BufferSource(EMPTY);
+  const version = entry.mtimeMs !== undefined && entry.ino !== undefined ? { mtimeMs: entry.mtimeMs, ino: entry.ino } : undefined;
+  const cached = await cache.get(entry.path, entry.size, version);
+  return cached ? new BufferSource(cached) : new FileSource(entry.path, entry.size, negotiated.blockSize, negotiated.windowSize);
+}
+
 export async function startTftpServer(config: TftpServerConfig): Promise<TftpServer> {
-  applyTftpHardening();
-  applyTftpSpeedups();
   const log = config.logger ?? quietLogger;
+  const family = isIP(config.host) === 6 ? 'udp6' : 'udp4';
+  if (isIP(config.host) === 0) throw new FarrierError('VALIDATION', `TFTP host must be an IP address, not ${JSON.stringify(config.host)}`);
+  // T7: transfers answer from the address the server listens on, when it listens on one
+  const localAddress = config.host === '0.0.0.0' || config.host === '::' ? undefined : config.host;
   const timeoutMs = config.timeoutMs ?? 1000;
   const retries = config.retries ?? 5;
   const stallTimeoutMs = config.stallTimeoutMs ?? Math.max(10_000, timeoutMs * (retries + 2));
+  const limits: OptionLimits = { blockSizeMax: config.blockSizeMax ?? 1468, windowSizeMax: config.windowSizeMax ?? 16, timeoutMs, stallTimeoutMs };
   const counters = { requests: 0, complete: 0, missing: 0, failed: 0, bytesSent: 0, active: 0, strays: 0 };
   const gate = new RequestGate({ maxTransfers: config.maxTransfers ?? 1000, maxTransfersPerClient: config.maxTransfersPerClient ?? 64 });
-  /** Abort handles of the transfers in flight (close() ends the stragglers after the grace period). */
-  const running = new Set<(message: string) => void>();
+  const cache = new FileCache(config.fileCache ?? DEFAULT_FILE_CACHE);
+  const running = new Set<Running>();
   /** Resolved by the last transfer to end while close() waits. */
   let idle: (() => void) | undefined;
+  let watchdog: NodeJS.Timeout | undefined;
 
-  const handle = (req: TftpRequest, res: TftpResponse): void => {
+  const checkStalls = (): void => {
+    const now = Date.now();
+    for (const r of running) {
+      if (r.ticks !== r.seenTicks) {
+        r.seenTicks = r.ticks;
+        r.lastProgress = now;
+      } else if (now - r.lastProgress >= stallTimeoutMs) r.fail('stalled', `no progress for ${stallTimeoutMs} ms`, 'Transfer timed out');
+    }
+  };
+
+  const start = (request: ParsedRequest, msg: Buffer, rinfo: RemoteInfo): void => {
     const started = Date.now();
-    const client: TftpClient = { address: req.stats.remoteAddress, port: req.stats.remotePort };
-    // the package emits 'error' for client ERRORs and its own give-up; unhandled, it would crash the process
-    let clientError: string | undefined;
-    req.on('error', (err: Error) => (clientError = err.message));
-    gate.started(client);
-    req._ps._writer.onDropped = () => counters.strays++;
-    // an accepted ACK is progress too: a slow client reading 16 KiB chunks block by block is not stalled
-    req._ps._writer.onProgress = () => progress();
+    const client: TftpClient = { address: rinfo.address, port: rinfo.port };
+    const negotiated = negotiate(request, requestedTimeout(msg), limits);
     counters.requests++;
     counters.active++;
-
     let path: string | undefined;
     let size: number | undefined;
-    let counter: ProgressCounter | undefined;
-    /** The file being read: an aborted transfer must close it, or every abandoned transfer leaks a descriptor. */
-    let file: ReadStream | undefined;
     let outcome: TransferOutcome | undefined;
     let error: string | undefined;
-    let lastProgress = Date.now();
-    const progress = (): void => {
-      lastProgress = Date.now();
-    };
-    const fail = (o: TransferOutcome, message: string, clientMessage = message): void => {
-      if (outcome) return;
-      outcome = o;
-      error = message;
-      req.abort(clientMessage);
-    };
 
-    const watchdog = setInterval(() => {
-      if (Date.now() - lastProgress >= stallTimeoutMs) fail('stalled', `no progress for ${stallTimeoutMs} ms`, 'Transfer timed out');
-    }, Math.min(1000, stallTimeoutMs));
-
-    let aborted = false;
-    req.on('abort', () => (aborted = true));
-    const abortHandle = (message: string): void => fail('failed', message, message);
-    running.add(abortHandle);
-    req.on('close', () => {
-      // the package emits 'abort'/'error' right after 'close': decide once they had their chance
-      setImmediate(() => {
+    const ended = (result: TransferEnd): void => {
+      running.delete(self);
+      gate.ended(client);
+      counters.active--;
+      const bytes = transfer.bytesSent;
+      counters.bytesSent += bytes;
+      if (!outcome) {
+        if (result.kind === 'complete') outcome = 'complete';
+        else if (result.kind === 'timed-out') {
+          outcome = 'timed-out';
+          error = 'Timed out';
+        } else if (result.kind === 'client-error' || result.kind === 'socket-error') {
+          // a socket that reached the client and then failed: the client's port is gone (ICMP unreachable)
+          outcome = result.kind === 'socket-error' && !result.connected ? 'failed' : 'aborted-by-client';
+          error = result.message;
+        } else outcome = 'failed';
+      }
+      if (outcome === 'complete') counters.complete++;
+      else if (outcome === 'missing') counters.missing++;
+      else counters.failed++;
+      const event: TransferEvent = {
+        file: request.file,
+        path,
+        client,
+        outcome,
+        bytes,
+        size,
+        blockSize: negotiated.blockSize,
+        windowSize: negotiated.windowSize,
+        durationMs: Date.now() - started,
+        ...(error !== undefined ? { error } : {}),
+      };
+      const logObj = { client: `${client.address}:${client.port}`, file: request.file, bytes, durationMs: event.durationMs, outcome };
+      if (outcome === 'complete') log.info(logObj, 'tftp transfer complete');
+      else if (outcome === 'missing') log.info({ ...logObj, reason: error }, 'tftp file not found');
+      else log.warn({ ...logObj, error }, 'tftp transfer failed');
+      config.onTransfer?.(event);
+      if (running.size === 0) {
         clearInterval(watchdog);
-        file?.destroy();
-        running.delete(abortHandle);
-        gate.ended(client);
-        counters.active--;
-        const bytes = counter?.bytes ?? 0;
-        counters.bytesSent += bytes;
-        if (!outcome) {
-          if (aborted) outcome = 'failed';
-          else if (clientError !== undefined) {
-            // the package reports its own retransmission give-up with this text
-            outcome = clientError === 'Timed out' ? 'timed-out' : 'aborted-by-client';
-            error = clientError;
-          } else outcome = 'complete';
-        }
-        if (outcome === 'complete') counters.complete++;
-        else if (outcome === 'missing') counters.missing++;
-        else counters.failed++;
-        const event: TransferEvent = {
-          file: req.file,
-          path,
-          client,
-          outcome,
-          bytes,
-          size,
-          blockSize: req.stats.blockSize,
-          windowSize: req.stats.windowSize,
-          durationMs: Date.now() - started,
-          ...(error !== undefined ? { error } : {}),
-        };
-        const logObj = { client: `${client.address}:${client.port}`, file: req.file, bytes, durationMs: event.durationMs, outcome };
-        if (outcome === 'complete') log.info(logObj, 'tftp transfer complete');
-        else if (outcome === 'missing') log.info({ ...logObj, reason: error }, 'tftp file not found');
-        else log.warn({ ...logObj, error }, 'tftp transfer failed');
-        config.onTransfer?.(event);
-        if (running.size === 0) idle?.();
-      });
-    });
+        watchdog = undefined;
+        idle?.();
+      }
+    };
+    const transfer = new Transfer(
+      { client, localAddress, family, negotiated, retries },
+      { progress: () => self.ticks++, stray: () => counters.strays++, end: ended },
+    );
+    const self: Running = {
+      ticks: 0,
+      seenTicks: 0,
+      lastProgress: started,
+      fail: (o, message, clientMessage = message) => {
+        if (outcome) return;
+        outcome = o;
+        error = message;
+        transfer.abort(clientMessage);
+      },
+    };
+    running.add(self);
+    watchdog ??= setInterval(checkStalls, Math.min(1000, stallTimeoutMs));
 
+    let treePath: string;
     try {
-      path = normaliseTftpPath(req.file);
+      treePath = normaliseTftpPath(request.file);
     } catch (err) {
-      fail('rejected', (err as Error).message, 'Access violation');
+      self.fail('rejected', (err as Error).message, 'Access violation');
       return;
     }
-    const treePath = path;
-    const serve = (entry: BootTreeEntry): void => {
-      if (outcome) return; // the watchdog gave up while the tree was working
-      progress();
-      if (entry.kind === 'missing') {
-        fail('missing', entry.reason, 'File not found');
-        return;
-      }
-      connectToClient(req._ps._writer, () => {
-        if (outcome) return;
-        send(entry);
-      });
-    };
-    const send = (entry: BufferEntry | FileEntry): void => {
-      const declared = entry.kind === 'buffer' ? entry.data.length : entry.size;
-      size = declared;
-      const sent = new ProgressCounter(progress);
-      counter = sent;
-      sent.on('end', () => {
-        if (sent.bytes < declared) fail('failed', `${treePath}: got ${sent.bytes} of ${declared} bytes (file changed while being sent)`, 'I/O error');
-      });
-      res.setSize(declared);
-      if (entry.kind === 'buffer') {
-        sent.pipe(res);
-        sent.end(entry.data);
-      } else if (declared === 0) {
-        sent.pipe(res);
-        sent.end();
-      } else {
-        // end: size-1 keeps a file that grew since lookup from overrunning the announced size; 16 KiB reads keep
-        // a stalled transfer's memory small (larger reads measured no faster, and 500 stalled clients cost more)
-        const rs = createReadStream(entry.path, { start: 0, end: declared - 1, highWaterMark: 16 * 1024 });
-        file = rs;
-        rs.on('error', (err) => fail('failed', `${treePath}: ${err.message}`, 'I/O error'));
-        rs.pipe(sent).pipe(res);
-      }
-    };
+    path = treePath;
     // a tree that throws (even synchronously) or fails to render becomes a TFTP error, never a crash
     Promise.resolve()
       .then(() => config.tree.lookup(treePath, client))
-      .then(serve)
-      .catch((err: unknown) => fail('failed', `${treePath}: ${err instanceof Error ? err.message : String(err)}`, 'Error preparing file'));
+      .then(async (entry) => {
+        if (outcome) return; // the watchdog gave up while the tree was working
+        self.ticks++;
+        if (entry.kind === 'missing') {
+          self.fail('missing', entry.reason, 'File not found');
+          return;
+        }
+        size = entry.kind === 'buffer' ? entry.data.length : entry.size;
+        const [source, connected] = await Promise.all([openSource(entry, cache, negotiated), transfer.ready]);
+        if (outcome || !connected) {
+          source.close();
+          return;
+        }
+        source.onError = (message) => self.fail('failed', `${treePath}: ${message}`, 'I/O error');
+        transfer.serve(source);
+      })
+      .catch((err: unknown) => self.fail('failed', `${treePath}: ${err instanceof Error ? err.message : String(err)}`, 'Error preparing file'));
   };
 
-  const srv: TftpPackageServer = tftpPackage().createServer(
-    {
-      host: config.host,
-      port: config.port,
-      // the package stats this directory at listen(); our listener never serves from it
-      root: tmpdir(),
-      denyPUT: true,
-      blockSize: config.blockSizeMax ?? 1468,
-      windowSize: config.windowSizeMax ?? 16,
-      timeout: timeoutMs,
-      retries,
-    },
-    handle,
-  );
-  // the package maps port 0 to 69; binding reads this property, so restore the caller's choice
-  srv.port = config.port;
-  // the gate sees every datagram on the listening port before the package does
-  const listener = srv._socket;
-  const packageOnMessage = listener.listeners('message')[0] as (msg: Buffer, rinfo: RemoteInfo) => void;
-  listener.removeAllListeners('message');
+  const listener = dgram.createSocket(family);
+  // the gate sees every datagram on the listening port first
   listener.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
     const verdict = gate.admit(msg, rinfo);
-    if (verdict.kind === 'admit') packageOnMessage.call(listener, msg, rinfo);
+    if (verdict.kind === 'admit') start(verdict.request, msg, rinfo);
     else if (verdict.kind === 'reply') listener.send(verdict.packet, rinfo.port, rinfo.address);
   });
-
   await new Promise<void>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException): void => reject(bindError(err, config.host, config.port));
-    srv.once('error', onError);
-    srv.once('listening', () => {
-      srv.off('error', onError);
+    const onError = (err: NodeJS.ErrnoException): void => {
+      listener.close();
+      reject(bindError(err, config.host, config.port));
+    };
+    listener.once('error', onError);
+    listener.bind(config.port, config.host, () => {
+      listener.off('error', onError);
       resolve();
     });
-    srv.listen();
   });
-  srv.on('error', (err: Error) => log.warn({ err: err.message }, 'tftp server socket error'));
+  listener.on('error', (err: Error) => log.warn({ err: err.message }, 'tftp server socket error'));
   const port = listener.address().port;
   log.info({ host: config.host, port }, 'tftp listening');
 
@@ -306,10 +286,7 @@ export async function startTftpServer(config: TftpServerConfig): Promise<TftpSer
     counters: () => ({ ...counters, ...gate.counters }),
     close: (graceMs = 0) =>
       (closed ??= (async () => {
-        await new Promise<void>((resolve) => {
-          srv.once('close', () => resolve());
-          srv.close();
-        });
+        await new Promise<void>((resolve) => listener.close(() => resolve()));
         if (running.size === 0) return;
         log.info({ transfers: running.size, graceMs }, 'tftp: waiting for transfers in flight');
         const allDone = new Promise<void>((resolve) => (idle = resolve));
@@ -318,7 +295,7 @@ export async function startTftpServer(config: TftpServerConfig): Promise<TftpSer
         clearTimeout(timer);
         if (!late) return;
         log.warn({ transfers: running.size }, 'tftp: shutdown grace over, aborting transfers in flight');
-        for (const abort of running) abort('Server shutting down');
+        for (const r of running) r.fail('failed', 'Server shutting down');
         await allDone;
       })()),
   };
