@@ -31,8 +31,6 @@ export class BufferSource implements BlockSource {
   close(): void {}
 }
 
-/** Read-ahead window of a file source, in chunks: the chunk being sent, the next one, and one being read. */
-const RESIDENT_CHUNKS = 3;
 /** Smallest chunk: 16 KiB (larger reads measured no faster and cost memory with hundreds of stalled clients). */
 const MIN_CHUNK = 16 * 1024;
 
@@ -46,12 +44,14 @@ export class FileSource implements BlockSource {
   onError?: (message: string) => void;
   private fd: number | undefined;
   private readonly chunkSize: number;
-  /** Chunks in memory by index; at most RESIDENT_CHUNKS. */
+  /** Chunks in memory by index: from the one holding the oldest unacknowledged block to one past the newest sent. */
   private readonly chunks = new Map<number, Buffer>();
   /** Index of the chunk being read (one read at a time), or undefined. */
   private reading: number | undefined;
   /** The lowest chunk still needed (everything before it is acknowledged). */
   private low = 0;
+  /** The highest chunk wanted: one past the newest the transfer has taken blocks from (read ahead by one). */
+  private wanted = 0;
   private waiting = false;
   private closed = false;
   private failed = false;
@@ -76,14 +76,16 @@ export class FileSource implements BlockSource {
 
   slice(offset: number, length: number): Buffer | undefined {
     const index = Math.floor(offset / this.chunkSize);
+    if (index + 1 > this.wanted) {
+      // the transfer reached this chunk: read the next one meanwhile
+      this.wanted = index + 1;
+      this.fill();
+    }
     const chunk = this.chunks.get(index);
     if (!chunk) {
       this.waiting = true;
-      this.fill();
       return undefined;
     }
-    // the transfer reached this chunk: read the next one meanwhile
-    if (!this.chunks.has(index + 1)) this.fill();
     const start = offset - index * this.chunkSize;
     return chunk.subarray(start, start + length);
   }
@@ -104,11 +106,11 @@ export class FileSource implements BlockSource {
     if (this.fd !== undefined && this.reading === undefined) close(this.fd, () => {});
   }
 
-  /** Starts reading the first chunk not in memory within the resident window, if any and none is being read. */
+  /** Starts reading the first wanted chunk not in memory, if any and none is being read. */
   private fill(): void {
     if (this.fd === undefined || this.reading !== undefined || this.closed || this.failed) return;
     const chunks = Math.ceil(this.size / this.chunkSize);
-    for (let i = this.low; i < this.low + RESIDENT_CHUNKS && i < chunks; i++) {
+    for (let i = this.low; i <= this.wanted && i < chunks; i++) {
       if (this.chunks.has(i)) continue;
       this.readChunk(i);
       return;

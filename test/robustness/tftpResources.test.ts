@@ -1,7 +1,8 @@
 /**
  * TFTP resources: clients that stop ACKing mid-transfer (one, then 500 at once), one client opening thousands
  * of transfers, and the global cap — the server (a child process) stays bounded in transfers, descriptors and
- * memory, frees everything, and a real client (atftp) still gets its file byte-exact meanwhile.
+ * memory (files streamed from disk hold a descriptor and a small read-ahead each; small files come from the
+ * shared file cache), frees everything, and a real client (atftp) still gets its file byte-exact meanwhile.
  */
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -47,11 +48,11 @@ const atftpGet = (srv: TftpChild, remote: string, local: string): Promise<number
  * Opens `count` stalling clients, 50 at a time, waiting for the listener to have read each group: a burst larger
  * than the listening socket's receive buffer would be dropped by the kernel, and these clients never retry.
  */
-async function openStalling(srv: TftpChild, sockets: dgram.Socket[], count: number, address: (i: number) => string, ackUntil: (i: number) => number): Promise<Promise<void>[]> {
+async function openStalling(srv: TftpChild, sockets: dgram.Socket[], count: number, address: (i: number) => string, ackUntil: (i: number) => number, file = 'loader.bin'): Promise<Promise<void>[]> {
   const reached: Promise<void>[] = [];
   const before = (await srv.stats()).counters.datagrams;
   for (let i = 0; i < count; i++) {
-    const c = await stallingClient(address(i), srv.port, 'loader.bin', ackUntil(i));
+    const c = await stallingClient(address(i), srv.port, file, ackUntil(i));
     sockets.push(c.socket);
     reached.push(c.reached);
     if ((i + 1) % 50 === 0 || i === count - 1) {
@@ -74,6 +75,8 @@ async function setup(t: Test, opts: { maxTransfers?: number; maxTransfersPerClie
   const root = tempDir(t);
   const loader = randomBytes(1024 * 1024);
   writeFileSync(join(root, 'loader.bin'), loader);
+  // larger than the file cache's per-file bound: streamed from disk, read ahead chunk by chunk
+  writeFileSync(join(root, 'initrd.bin'), randomBytes(8 * 1024 * 1024));
   // generous retransmission (1 s × 3) so stalled transfers stay in flight long enough to be counted together
   const srv = await startTftpChild(t, root, { stallTimeoutMs: 10_000, timeoutMs: 1000, retries: 3, ...opts });
   const sockets: dgram.Socket[] = [];
@@ -104,8 +107,9 @@ t.test('a client that stops ACKing mid-transfer is timed out and freed', async (
 t.test('500 clients that stop ACKing at once: bounded, freed, a real client still served', async (t) => {
   if (!requireTool(t, 'atftp')) return;
   const { srv, sockets, realFetch, baseline } = await setup(t);
-  // 500 machines: one loopback address each, so the per-client cap is not what bounds them
-  const reached = await openStalling(srv, sockets, 500, (i) => `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`, (i) => 1 + (i % 20));
+  // 500 machines: one loopback address each, so the per-client cap is not what bounds them; each reads a file
+  // streamed from disk, so every stalled transfer holds a descriptor and its read-ahead
+  const reached = await openStalling(srv, sockets, 500, (i) => `127.0.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`, (i) => 1 + (i % 20), 'initrd.bin');
   let settled = 0;
   reached.forEach((r) => void r.then(() => settled++));
   await Promise.race([Promise.all(reached), sleep(20_000)]);
@@ -119,6 +123,7 @@ t.test('500 clients that stop ACKing at once: bounded, freed, a real client stil
   t.equal(end.counters.failed, 500, '500 failed (timed out) transfers');
   t.equal(end.counters.complete, 1, 'the real transfer completed');
   t.ok(end.fds <= baseline.fds, `descriptors back to idle (${baseline.fds} → ${end.fds})`);
+  t.ok(during.rss < baseline.rss + 64 * 1048576, `RSS with 500 stalled transfers: ${mb(baseline.rss)} → ${mb(during.rss)} MiB`);
   t.ok(end.rss < baseline.rss + 64 * 1048576, `RSS ${mb(baseline.rss)} → ${mb(during.rss)} (500 in flight) → ${mb(end.rss)} MiB`);
   t.comment(`500 stalled: fds ${baseline.fds} → ${during.fds} → ${end.fds}; RSS ${mb(baseline.rss)} → ${mb(during.rss)} → ${mb(end.rss)} MiB`);
 });
