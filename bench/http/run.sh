@@ -9,7 +9,8 @@
 # Not a test. Needs root (netns), wrk, curl, nginx.
 # usage: bench/http/run.sh
 # env: ROUNDS (3), SECS (10, per wrk run), SIZE_MIB (64), NGINX_WORKERS (auto), FARRIER_LOG_LEVEL (info),
-#      PROFILE=1 (Farrier under --cpu-prof; prints the top frames at the end), NODE_FLAGS
+#      PROFILE=1 (Farrier under --cpu-prof; prints the top frames at the end), NODE_FLAGS,
+#      TESTS ("large-curl large kickstart": a subset, e.g. TESTS=kickstart to profile rendering alone)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TAG=http
@@ -17,6 +18,7 @@ source "$ROOT/bench/http/common.sh"
 ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-10}
 SIZE_MIB=${SIZE_MIB:-64}
+TESTS=" ${TESTS:-large-curl large kickstart} "
 
 head -c $((SIZE_MIB * 1024 * 1024)) /dev/urandom >"$FILES/bench/vmlinuz"
 start_farrier
@@ -54,11 +56,14 @@ url() { [ "$1" = farrier ] && echo "$FARRIER_URL/$2" || echo "$NGINX_URL/$2"; }
 for round in $(seq "$ROUNDS"); do
   order="farrier nginx"; [ $((round % 2)) = 0 ] && order="nginx farrier"
   echo "round $round ($order)"
-  for s in $order; do curl_single large-curl "$s" "$(url "$s" bench/vmlinuz)" 5; done
-  for s in $order; do wrk_run large "$s" 1 "$SECS" "$(url "$s" bench/vmlinuz)"; done
-  for s in $order; do wrk_run large "$s" 50 $((SECS * 2)) "$(url "$s" bench/vmlinuz)"; done
-  for s in $order; do wrk_run kickstart "$s" 1 "$SECS" "$(url "$s" "$KS")"; done
-  for s in $order; do wrk_run kickstart "$s" 50 "$SECS" "$(url "$s" "$KS")"; done
+  if [[ $TESTS == *" large-curl "* ]]; then for s in $order; do curl_single large-curl "$s" "$(url "$s" bench/vmlinuz)" 5; done; fi
+  if [[ $TESTS == *" large "* ]]; then for s in $order; do wrk_run large "$s" 1 "$SECS" "$(url "$s" bench/vmlinuz)"; done
+    for s in $order; do wrk_run large "$s" 50 $((SECS * 2)) "$(url "$s" bench/vmlinuz)"; done
+  fi
+  if [[ $TESTS == *" kickstart "* ]]; then
+    for s in $order; do wrk_run kickstart "$s" 1 "$SECS" "$(url "$s" "$KS")"; done
+    for s in $order; do wrk_run kickstart "$s" 50 "$SECS" "$(url "$s" "$KS")"; done
+  fi
 done
 
 # The render is live: a param changed through the API shows in the very next fetch.
