@@ -28,6 +28,12 @@ import type { TftpClient } from './ports.js';
 const DATA = 3;
 const ACK = 4;
 const ERROR = 5;
+/**
+ * Errors a connected UDP socket reports when an ICMP error came back for something it sent. A client that
+ * finished and closed its port while a retransmission was on its way causes one even though its last ACK is
+ * still waiting to be read, so they end the transfer only if no ACK follows before the next timeout.
+ */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN']);
 
 export interface TransferParams {
   client: TftpClient;
@@ -76,6 +82,8 @@ export class Transfer {
   private last = 1;
   private timer: NodeJS.Timeout | undefined;
   private retriesLeft: number;
+  /** An ICMP error reported since the last ACK (see UNREACHABLE). */
+  private unreachable: string | undefined;
 
   constructor(
     private readonly params: TransferParams,
@@ -88,7 +96,11 @@ export class Transfer {
     this.socket = dgram.createSocket(params.family);
     this.socket.on('message', this.onMessage);
     this.ready = new Promise<boolean>((resolve) => {
-      this.socket.on('error', (err: Error) => {
+      this.socket.on('error', (err: NodeJS.ErrnoException) => {
+        if (this.connected && UNREACHABLE.has(err.code ?? '')) {
+          this.unreachable = err.message;
+          return;
+        }
         resolve(false);
         this.finish({ kind: 'socket-error', message: err.message, connected: this.connected });
       });
@@ -181,6 +193,7 @@ export class Transfer {
       if (block !== 0) return;
       this.phase = 'data';
       this.retriesLeft = this.params.retries;
+      this.unreachable = undefined;
       this.hooks.progress();
       this.pump();
       return;
@@ -191,6 +204,7 @@ export class Transfer {
     if (delta === 0 || delta > this.next - this.base) return; // T3, T6
     const acked = this.base - 1 + delta;
     this.hooks.progress();
+    this.unreachable = undefined;
     this.retriesLeft = this.params.retries;
     if (acked === this.last) {
       this.finish({ kind: 'complete' });
@@ -231,6 +245,10 @@ export class Transfer {
 
   private readonly onTimeout = (): void => {
     if (this.ended) return;
+    if (this.unreachable !== undefined) {
+      this.finish({ kind: 'socket-error', message: this.unreachable, connected: true });
+      return;
+    }
     if (this.retriesLeft === 0) {
       this.finish({ kind: 'timed-out' });
       return;

@@ -19,6 +19,10 @@ export interface RawGetOptions {
   idleMs?: number;
   /** Resend the RRQ this many extra times, from the same port, before any answer (a client retrying). */
   rrqRepeats?: number;
+  /** Asked for every DATA packet as it arrives: true drops it, as if the network lost it. */
+  drop?: (block: number) => boolean;
+  /** Extra options for the RRQ (e.g. timeout). */
+  options?: Record<string, string | number>;
 }
 
 export interface RawGetResult {
@@ -63,6 +67,7 @@ export async function rawGet(opts: RawGetOptions): Promise<RawGetResult> {
   if (opts.blksize) options.blksize = opts.blksize;
   if (opts.windowsize) options.windowsize = opts.windowsize;
   if (opts.tsize) options.tsize = 0;
+  Object.assign(options, opts.options);
   const rrq = buildRrq(opts.file, options);
 
   return new Promise<RawGetResult>((resolve) => {
@@ -117,6 +122,7 @@ export async function rawGet(opts: RawGetOptions): Promise<RawGetResult> {
       } else if (op === 3) {
         dataPackets++;
         const block = msg.readUInt16BE(2);
+        if (opts.drop?.(block)) return;
         if (block !== (expected & 0xffff)) {
           // out of order or duplicate: re-ACK the last block we have (RFC 7440 gap handling)
           if (block !== ((expected - 1) & 0xffff)) send(ack((expected - 1) & 0xffff));
