@@ -12,6 +12,7 @@ import type { BootEnv } from '../model/types.js';
 import { bootenvFilePath } from './context.js';
 import { bootDataFromServices } from './coreAdapter.js';
 import { CachedBootData } from './dataCache.js';
+import { FileContents } from './fileContents.js';
 import { discoverLoaders, type LoaderSet } from './loaders.js';
 import { RenderedOutputs } from './outputCache.js';
 import { Renderer } from './render.js';
@@ -34,7 +35,9 @@ export function createBootLayer(services: Services, config: Config, logger: Logg
   const root = bootRoot(config);
   const data = new CachedBootData(bootDataFromServices(services), services.bus);
   const outputs = new RenderedOutputs(services.bus);
-  const tree = new BootTree(data, new Renderer(data), { httpPort: config.httpPort, staticIp: config.staticIp }, loaders, new StaticRoot(root), outputs);
+  const cacheBytes = config.bootFileCacheMb * 1024 * 1024;
+  const contents = cacheBytes > 0 ? new FileContents(cacheBytes, Math.floor(cacheBytes / 4)) : undefined;
+  const tree = new BootTree(data, new Renderer(data), { httpPort: config.httpPort, staticIp: config.staticIp }, loaders, new StaticRoot(root), outputs, contents);
   services.bootenvs.addCheck((env: BootEnv) => {
     const files = [env.kernel, ...env.initrds].filter((f) => f !== '');
     return files

@@ -5,7 +5,19 @@
 import { realpath, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 
-export type StaticResult = { kind: 'file'; path: string; size: number; mtime: Date } | { kind: 'missing'; reason: string };
+export type StaticResult =
+  | {
+      kind: 'file';
+      path: string;
+      size: number;
+      mtime: Date;
+      /** Changes whenever the file is replaced or written: inode, size, mtime, ctime. */
+      version: string;
+    }
+  | { kind: 'missing'; reason: string };
+
+/** The version of a file as fileContents.ts keys it. */
+export const fileVersion = (st: { ino: number; size: number; mtimeMs: number; ctimeMs: number }): string => `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
 
 export class StaticRoot {
   private rootReal: Promise<string | undefined>;
@@ -32,6 +44,6 @@ export class StaticRoot {
     if (!real.startsWith(rootReal + sep)) return { kind: 'missing', reason: `${rel} resolves outside the boot root` };
     const st = await stat(real);
     if (!st.isFile()) return { kind: 'missing', reason: `${rel} is not a file` };
-    return { kind: 'file', path: real, size: st.size, mtime: st.mtime };
+    return { kind: 'file', path: real, size: st.size, mtime: st.mtime, version: fileVersion(st) };
   }
 }

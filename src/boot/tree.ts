@@ -4,6 +4,7 @@
  * `unknownBootEnv`, (3) a packaged bootloader, (4) a static file under the boot root. Machines are found
  * through keyed lookups on the port, never by scanning them all.
  */
+import { stat } from 'node:fs/promises';
 import { FarrierError } from '../errors.js';
 import type { BootEnv, Machine } from '../model/types.js';
 import { addressFromHex, parseMac, plainIpv4, provisionerAddress } from './address.js';
@@ -11,9 +12,10 @@ import { configInitrdPath } from './context.js';
 import { buildCpio } from './cpio.js';
 import type { LoaderSet } from './loaders.js';
 import type { BootData, BootSettings } from './ports.js';
+import type { FileContents } from './fileContents.js';
 import type { RenderedOutputs } from './outputCache.js';
 import type { Renderer, TemplateSource } from './render.js';
-import type { StaticRoot } from './staticFiles.js';
+import { fileVersion, type StaticRoot } from './staticFiles.js';
 
 export interface TreeClient {
   address: string;
@@ -24,7 +26,15 @@ export interface TreeClient {
 
 export type TreeEntry = (
   | { kind: 'buffer'; data: Buffer; name: string }
-  | { kind: 'file'; path: string; size: number; name: string; mtime?: Date }
+  | {
+      kind: 'file';
+      path: string;
+      size: number;
+      name: string;
+      mtime?: Date;
+      /** The whole file, when it is kept in memory (fileContents.ts); otherwise stream it from `path`. */
+      data?: Buffer;
+    }
   | { kind: 'missing'; reason: string }
 ) & {
   /** The machine the file was rendered for, for the boot timeline. */
@@ -65,6 +75,8 @@ export class BootTree {
     private readonly staticRoot: StaticRoot,
     /** Rendered files kept for the second they were rendered in; without it every request renders. */
     private readonly outputs?: RenderedOutputs,
+    /** Files on disk kept in memory; without it every request reads its file. */
+    private readonly contents?: FileContents,
   ) {}
 
   private once(machine: Machine | null, key: string, produce: () => Promise<Buffer>): Promise<Buffer> {
@@ -242,9 +254,21 @@ export class BootTree {
   private async fileEntry(path: string): Promise<TreeEntry> {
     const name = path.slice(path.lastIndexOf('/') + 1);
     const loader = this.loaders.files.get(path);
-    if (loader) return { kind: 'file', path: loader.path, size: loader.size, name };
+    if (loader) {
+      if (!this.contents) return { kind: 'file', path: loader.path, size: loader.size, name };
+      // a package upgrade may replace a loader while we run: serve what is on disk now
+      const st = await stat(loader.path).catch(() => undefined);
+      if (!st) return { kind: 'missing', reason: `loader ${path} (${loader.path}) is gone` };
+      return this.withContents({ kind: 'file', path: loader.path, size: st.size, name, mtime: st.mtime }, fileVersion(st));
+    }
     const found = await this.staticRoot.find(path);
-    if (found.kind === 'file') return { kind: 'file', path: found.path, size: found.size, name, mtime: found.mtime };
+    if (found.kind === 'file') return this.withContents({ kind: 'file', path: found.path, size: found.size, name, mtime: found.mtime }, found.version);
     return found;
+  }
+
+  /** The entry with its contents from memory when they are kept; a file changing under the read streams instead. */
+  private async withContents(entry: Extract<TreeEntry, { kind: 'file' }>, version: string): Promise<TreeEntry> {
+    const data = await this.contents?.get(entry.path, entry.size, version)?.catch(() => undefined);
+    return data ? { ...entry, data } : entry;
   }
 }

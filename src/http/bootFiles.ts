@@ -9,6 +9,7 @@ import { FarrierError } from '../errors.js';
 import type { FarrierEvent } from '../model/types.js';
 import { plainIpv4 } from '../boot/address.js';
 import type { TreeClient, TreeEntry } from '../boot/tree.js';
+import { sendMemoryFile } from './memoryFile.js';
 
 /** What the plugin needs of the boot tree (src/boot/tree.ts's BootTree). */
 export interface BootFileTree {
@@ -81,6 +82,14 @@ export async function bootFilesPlugin(app: FastifyInstance, opts: BootFilesOptio
         .header('cache-control', 'no-store')
         .send(entry.data);
     }
+    if (entry.data) {
+      const data = entry.data;
+      reply.raw.once('finish', () => {
+        const length = Number(reply.getHeader('content-length') ?? 0);
+        event(opts, request, rawPath, reply.statusCode, request.method === 'HEAD' ? 0 : length, entry.machine, Math.round(reply.elapsedTime));
+      });
+      return sendMemoryFile(request, reply, { data, mtime: entry.mtime ?? new Date(0), contentType: contentType(entry.name) });
+    }
     streaming += 1;
     // 'close' also comes for a client that went away mid-transfer, when 'finish' never does.
     reply.raw.once('close', () => (streaming -= 1));
@@ -90,8 +99,9 @@ export async function bootFilesPlugin(app: FastifyInstance, opts: BootFilesOptio
     });
     const slash = entry.path.lastIndexOf('/');
     // send() takes highWaterMark for its read stream; @fastify/static's types do not list it.
-    const sendOptions: SendOptions & { highWaterMark: number } = { highWaterMark: chunkSize() };
-    // @fastify/static sets Content-Type from the extension (octet-stream when unknown).
+    // Content-Type is ours, as for files served from memory, so a file's type does not depend on its size.
+    const sendOptions: SendOptions & { highWaterMark: number } = { highWaterMark: chunkSize(), contentType: false };
+    reply.type(contentType(entry.name));
     return reply.sendFile(entry.path.slice(slash + 1), entry.path.slice(0, slash) || '/', sendOptions);
   };
 
