@@ -33,6 +33,12 @@ export class TimelineRecorder {
   /** Entries still being attributed (address lookups) — close() waits for them. */
   private readonly lookups = new Set<Promise<void>>();
   private readonly bootenvs = new Map<string, string>();
+  /**
+   * Machines by address for the batch being gathered: in a boot storm every machine fetches its loader,
+   * kernel and initrd by address within moments, and each lookup was a store query on the event loop.
+   * Forgotten at every flush and at every machine change, so an address that moved is looked up again.
+   */
+  private readonly holders = new Map<string, Promise<Machine | undefined>>();
   private readonly unsubscribe: Array<() => void> = [];
   private readonly keep: number;
   private readonly flushMs: number;
@@ -103,6 +109,7 @@ export class TimelineRecorder {
   }
 
   private machine(e: FarrierEvent): void {
+    this.holders.clear();
     const m = rec(e.object);
     if (e.action === 'delete') {
       this.bootenvs.delete(e.key);
@@ -127,9 +134,13 @@ export class TimelineRecorder {
 
   private byAddress(address: string | undefined, entry: Omit<TimelineEntry, 'machine'>): void {
     if (!address) return;
+    let holder = this.holders.get(address);
+    if (!holder) {
+      holder = this.o.store.findOne<Machine>('machines', [{ path: ['address'], value: address }]);
+      this.holders.set(address, holder);
+    }
     this.track(
-      this.o.store
-        .findOne<Machine>('machines', [{ path: ['address'], value: address }])
+      holder
         .then((m) => {
           if (m) this.add({ ...entry, machine: m.uuid, detail: { ...entry.detail, mac: entry.detail.mac ?? m.macs[0] ?? null } });
         })
@@ -141,6 +152,7 @@ export class TimelineRecorder {
     this.pending.push(entry);
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
+      this.holders.clear();
       void this.flush();
     }, this.flushMs);
   }
