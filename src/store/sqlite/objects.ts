@@ -81,10 +81,15 @@ export class Objects {
   }
 
   findOne<T>(kind: Kind, filters: Filter[]): Stored<T> | undefined {
-    return this.list<T>(kind, { filters, limit: 1 }).items[0];
+    // no total: counting the matches again cost as much as finding the one (a machine by address, per transfer)
+    return this.query<T>(kind, { filters, limit: 1 }, false).items[0];
   }
 
   list<T>(kind: Kind, query: ListQuery = {}): ListResult<Stored<T>> {
+    return this.query<T>(kind, query, true);
+  }
+
+  private query<T>(kind: Kind, query: ListQuery, withTotal: boolean): ListResult<Stored<T>> {
     checkPaging(query.limit, query.offset);
     const filters = query.filters ?? [];
     const conditions = ['kind = ?'];
@@ -119,7 +124,7 @@ export class Objects {
     const items = rows.map((r) => JSON.parse(r.body) as Stored<T>);
     // The count is only needed when the page may not hold every match.
     const pageIsAll = (query.offset ?? 0) === 0 && (query.limit === undefined || items.length < query.limit);
-    const total = pageIsAll
+    const total = pageIsAll || !withTotal
       ? items.length
       : (this.stmts.get(`SELECT count(*) AS n FROM objects WHERE ${where}`).get(...params) as { n: number }).n;
     return { items, total };
