@@ -30,3 +30,14 @@ t.test('bounded per machine, pruned on append, survives reopening, deleted with 
   t.same(await reopened.timeline('m1', 10), [], 'deleted');
   t.equal((await reopened.timeline('m2', 10)).length, 2);
 });
+
+t.test('one batch with more entries for a machine than are kept stores its newest ones, in order', async (t) => {
+  const store = await openSqliteStore(join(tempDir(t, 'ftlb-'), 'farrier.db'));
+  t.teardown(() => store.close());
+  const batch = Array.from({ length: 1200 }, (_, i) => entry(i % 3 === 0 ? 'other' : 'busy', i));
+  await store.appendTimeline(batch, 500);
+  const busy = await store.timeline('busy', 1000);
+  const expected = batch.filter((e) => e.machine === 'busy').slice(-500).map((e) => e.summary);
+  t.same(busy.map((e) => e.summary), expected, 'the newest 500 of 800, oldest first');
+  t.same((await store.timeline('other', 1000)).map((e) => e.summary), batch.filter((e) => e.machine === 'other').map((e) => e.summary), 'the other machine keeps all 400');
+});

@@ -7,7 +7,18 @@ export class Timeline {
 
   append(entries: TimelineEntry[], keep: number): void {
     const insert = this.stmts.get('INSERT INTO timeline (machine, entry) VALUES (?, ?)');
-    for (const e of entries) insert.run(e.machine, JSON.stringify(e));
+    // A batch may hold more than `keep` entries for one machine (a client fetching its files in a loop):
+    // the older ones would be pruned at once, so they are not written at all.
+    const newer = new Map<string, number>();
+    const skip = new Set<number>();
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const n = (newer.get(entries[i].machine) ?? 0) + 1;
+      newer.set(entries[i].machine, n);
+      if (n > keep) skip.add(i);
+    }
+    entries.forEach((e, i) => {
+      if (!skip.has(i)) insert.run(e.machine, JSON.stringify(e));
+    });
     const prune = this.stmts.get(
       'DELETE FROM timeline WHERE machine = ? AND id <= (SELECT id FROM timeline WHERE machine = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
     );
