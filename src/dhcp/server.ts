@@ -7,6 +7,7 @@
  * reservation covers the client, so starting it on a LAN never hijacks another server's clients.
  */
 import { decideBoot, isBootClient, type BootDecision } from '../boot/decide.js';
+import { FarrierError } from '../errors.js';
 import type { Reservation, Subnet } from '../model/types.js';
 import { decode, encode, MessageType, messageTypeName, type DhcpPacket } from './codec.js';
 import { requestFacts, type RequestFacts } from './facts.js';
@@ -104,6 +105,13 @@ export class DhcpServer {
       if (out) bump(this.d.counters, `out_${messageTypeName[out.type]}`);
       return out && { data: out.data, to: out.to };
     } catch (err) {
+      if (err instanceof FarrierError && err.code === 'UNAVAILABLE') {
+        // the store refused (disk full, locked, read-only): an operator's problem with its own reason, not a bug
+        bump(this.d.counters, 'dropped_store_unavailable');
+        const reason = err.detail?.reason;
+        this.limiter.log('store', (suppressed) => this.d.log.warn({ mac: facts.mac, type: messageTypeName[facts.type], reason, error: err.message, suppressed }, 'dhcp: request dropped, the store is unavailable'));
+        return undefined;
+      }
       bump(this.d.counters, 'errors');
       this.limiter.log('errors', (suppressed) => this.d.log.error({ err, mac: facts.mac, type: messageTypeName[facts.type], suppressed }, 'dhcp: request failed'));
       return undefined;

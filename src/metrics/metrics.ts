@@ -57,7 +57,7 @@ export function createMetrics(o: MetricsOptions): Metrics {
   });
   new Counter({
     name: 'farrier_dhcp_dropped_total',
-    help: 'DHCP packets dropped or ignored, by reason (malformed, no subnet, pool exhausted, other server, errors)',
+    help: 'DHCP packets dropped or ignored, by reason (malformed, no subnet, pool exhausted, other server, store unavailable, errors)',
     labelNames: ['reason'],
     registers: [registry],
     collect() {

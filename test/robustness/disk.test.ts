@@ -62,10 +62,10 @@ async function dhcpAcks(lab: Lab, exchanges = 10): Promise<number> {
   return m ? Number(m[1]) : 0;
 }
 
-/** farrier_dhcp_dropped_total{reason="errors"}: requests dropped because handling them failed (e.g. the store). */
-async function droppedForErrors(lab: Lab): Promise<number> {
+/** farrier_dhcp_dropped_total{reason="store_unavailable"}: requests dropped because the store refused the lease write. */
+async function droppedStoreUnavailable(lab: Lab): Promise<number> {
   const { text } = await lab.fetch(`http://${SERVER_IP}:${HTTP_PORT}/metrics`);
-  const m = /^farrier_dhcp_dropped_total\{reason="errors"\} (\d+)/m.exec(text);
+  const m = /^farrier_dhcp_dropped_total\{reason="store_unavailable"\} (\d+)/m.exec(text);
   return m ? Number(m[1]) : 0;
 }
 
@@ -137,10 +137,10 @@ t.test('disk full, database locked, read-only data directory: clear errors, keep
     t.equal(createFull.status, 503, 'creating a machine fails 503 too');
     t.equal((await lab.api('GET', '/machines/name:while-full')).status, 404, 'the rejected machine does not exist');
 
-    const droppedBefore = await droppedForErrors(lab);
+    const droppedBefore = await droppedStoreUnavailable(lab);
     t.equal(await dhcpAcks(lab), 0, 'DHCP gives no lease it cannot store');
-    t.ok((await droppedForErrors(lab)) > droppedBefore, 'the drops are counted (farrier_dhcp_dropped_total{reason="errors"})');
-    t.match(lab.log(), /"reason":"DISK_FULL".*"msg":"dhcp: request failed"/, 'and logged with the cause');
+    t.ok((await droppedStoreUnavailable(lab)) > droppedBefore, 'the drops are counted (farrier_dhcp_dropped_total{reason="store_unavailable"})');
+    t.match(lab.log(), /"reason":"DISK_FULL".*"msg":"dhcp: request dropped, the store is unavailable"/, 'and logged with the cause');
     await servesWhatItCan(t, lab, 'disk full', machines);
 
     unlinkSync(filler);
@@ -166,12 +166,12 @@ t.test('disk full, database locked, read-only data directory: clear errors, keep
     });
     const write = lab.api('POST', '/machines', { name: 'while-locked', macs: ['52:54:00:d2:00:01'] });
     await servesWhatItCan(t, lab, 'database locked', machines);
-    const droppedBefore = await droppedForErrors(lab);
+    const droppedBefore = await droppedStoreUnavailable(lab);
     t.equal(await dhcpAcks(lab, 3), 0, 'DHCP gives no lease it cannot store');
     // A request waits for the lock as long as an API write does before it is dropped.
-    const counted = await waitFor(async () => (await droppedForErrors(lab)) > droppedBefore, 60_000, 'the DHCP drop counter').then(() => true, () => false);
+    const counted = await waitFor(async () => (await droppedStoreUnavailable(lab)) > droppedBefore, 60_000, 'the DHCP drop counter').then(() => true, () => false);
     t.ok(counted, 'the drops are counted');
-    t.match(lab.log(), /"reason":"LOCKED".*"msg":"dhcp: request failed"/, 'and logged with the cause');
+    t.match(lab.log(), /"reason":"LOCKED".*"msg":"dhcp: request dropped, the store is unavailable"/, 'and logged with the cause');
     const r = await write;
     t.equal(r.status, 503, 'a write waiting past the busy timeout fails 503');
     t.equal((r.body as Envelope).detail?.reason, 'LOCKED', 'detail.reason names the cause: LOCKED');
