@@ -26,6 +26,8 @@ export interface FileEntry {
   /** The file's mtime and inode from the tree's own stat(), when it has them: they validate the file cache. */
   mtimeMs?: number;
   ino?: number;
+  /** The whole file, when the tree keeps it in memory itself: sent from there (`size` bytes of it). */
+  data?: Buffer;
 }
 
 export interface MissingEntry {

@@ -118,10 +118,14 @@ function bindError(err: NodeJS.ErrnoException, host: string, port: number): Farr
   return new FarrierError('UNAVAILABLE', `TFTP cannot bind ${where}: ${why}`, [], { errno: err.code ?? 'UNKNOWN', host, port });
 }
 
-/** Where a found entry's bytes come from: the Buffer itself, the file cache, or the file read ahead in chunks. */
+/**
+ * Where a found entry's bytes come from: the Buffer itself (rendered, or a file the tree keeps in memory),
+ * the file cache, or the file read ahead in chunks.
+ */
 async function openSource(entry: Exclude<BootTreeEntry, { kind: 'missing' }>, cache: FileCache, negotiated: Negotiated): Promise<BlockSource> {
   if (entry.kind === 'buffer') return new BufferSource(entry.data);
   if (entry.size === 0) return new BufferSource(EMPTY);
+  if (entry.data && entry.data.length >= entry.size) return new BufferSource(entry.data.subarray(0, entry.size));
   const version = entry.mtimeMs !== undefined && entry.ino !== undefined ? { mtimeMs: entry.mtimeMs, ino: entry.ino } : undefined;
   const cached = await cache.get(entry.path, entry.size, version);
   return cached ? new BufferSource(cached) : new FileSource(entry.path, entry.size, negotiated.blockSize, negotiated.windowSize);

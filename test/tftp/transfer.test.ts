@@ -177,3 +177,14 @@ t.test('a client whose port closed mid-transfer (ICMP port unreachable) ends as 
   t.match(events, [{ outcome: 'aborted-by-client', error: /ECONNREFUSED/ }]);
   t.match(srv.counters(), { active: 0, failed: 1 });
 });
+
+t.test('a file entry the tree keeps in memory is sent from there (its path is never read)', async (t) => {
+  const data = randomBytes(300_000);
+  const tree: BootTree = { lookup: async (p): Promise<BootTreeEntry> => ({ kind: 'file', path: join(tempDir(t), 'not-on-disk'), size: data.length, name: p, data }) };
+  const { srv, events } = await serve(t, tree);
+  const r = await rawGet({ host: '127.0.0.1', port: srv.port, file: 'ipxe.efi', blksize: 1468, windowsize: 16, tsize: true });
+  t.equal(r.oack?.tsize, String(data.length));
+  t.equal(sha(r.data), sha(data), 'intact');
+  await settle();
+  t.match(events, [{ outcome: 'complete', bytes: data.length }]);
+});
