@@ -34,11 +34,15 @@ export class TimelineRecorder {
   private readonly lookups = new Set<Promise<void>>();
   private readonly bootenvs = new Map<string, string>();
   /**
-   * Machines by address for the batch being gathered: in a boot storm every machine fetches its loader,
-   * kernel and initrd by address within moments, and each lookup was a store query on the event loop.
-   * Forgotten at every flush and at every machine change, so an address that moved is looked up again.
+   * Who holds each address, so a transfer is attributed without a store query: in a boot storm every machine
+   * fetches its loader, kernel and initrd by address, and each lookup was a query on the event loop. Filled
+   * from the machine list at start and kept current by every machine event since (the bus delivers them in
+   * order, before the transfers that follow them); an address not here is still looked up in the store.
    */
-  private readonly holders = new Map<string, Promise<Machine | undefined>>();
+  private readonly holders = new Map<string, { uuid: string; mac: string | null }>();
+  private readonly addressOf = new Map<string, string>();
+  /** Machines an event has told us about: the start-up list must not overwrite what they said. */
+  private readonly seen = new Set<string>();
   private readonly unsubscribe: Array<() => void> = [];
   private readonly keep: number;
   private readonly flushMs: number;
@@ -47,15 +51,22 @@ export class TimelineRecorder {
   constructor(private readonly o: TimelineOptions) {
     this.keep = o.keep ?? TIMELINE_KEEP;
     this.flushMs = o.flushMs ?? 100;
-    const on = (type: string, fn: (e: FarrierEvent) => void): void => void this.unsubscribe.push(this.o.bus.subscribe({ type }, fn, { maxQueue: 10_000 }));
-    on('dhcp', (e) => this.dhcp(e));
-    on('tftp', (e) => this.tftp(e));
-    on('http', (e) => this.http(e));
-    on('render', (e) => this.render(e));
-    on('machines', (e) => this.machine(e));
+    // One subscription for every type: its queue keeps publish order across types, so a machine event (an
+    // address moving) is seen before the transfers published after it.
+    const handlers: Record<string, (e: FarrierEvent) => void> = {
+      dhcp: (e) => this.dhcp(e),
+      tftp: (e) => this.tftp(e),
+      http: (e) => this.http(e),
+      render: (e) => this.render(e),
+      machines: (e) => this.machine(e),
+    };
+    this.unsubscribe.push(this.o.bus.subscribe({}, (e) => handlers[e.type]?.(e), { maxQueue: 50_000 }));
     // Current bootenvs, so the first change after a restart is recorded; a change seen meanwhile wins.
     const known = o.store.list<Machine>('machines').then((r) => {
-      for (const m of r.items) if (!this.bootenvs.has(m.uuid)) this.bootenvs.set(m.uuid, m.bootenv);
+      for (const m of r.items) {
+        if (!this.bootenvs.has(m.uuid)) this.bootenvs.set(m.uuid, m.bootenv);
+        if (!this.seen.has(m.uuid)) this.hold(m.uuid, m.address, m.macs[0] ?? null);
+      }
     });
     this.track(known.catch((err: unknown) => o.logger.error({ err }, 'timeline: reading machines failed')));
   }
@@ -108,9 +119,23 @@ export class TimelineRecorder {
     else this.byAddress(str(d.client), entry);
   }
 
+  /** Records that `uuid` holds `address` now (null: none), dropping what it held before. */
+  private hold(uuid: string, address: string | null | undefined, mac: string | null): void {
+    const before = this.addressOf.get(uuid);
+    if (before !== undefined && this.holders.get(before)?.uuid === uuid) this.holders.delete(before);
+    this.addressOf.delete(uuid);
+    if (!address) return;
+    this.holders.set(address, { uuid, mac });
+    this.addressOf.set(uuid, address);
+  }
+
   private machine(e: FarrierEvent): void {
-    this.holders.clear();
     const m = rec(e.object);
+    if (e.action === 'delete' || e.action === 'create' || e.action === 'update') {
+      this.seen.add(e.key);
+      const macs = Array.isArray(m.macs) ? m.macs : [];
+      this.hold(e.key, e.action === 'delete' ? null : str(m.address), str(macs[0]) ?? null);
+    }
     if (e.action === 'delete') {
       this.bootenvs.delete(e.key);
       this.pending = this.pending.filter((p) => p.machine !== e.key);
@@ -134,13 +159,14 @@ export class TimelineRecorder {
 
   private byAddress(address: string | undefined, entry: Omit<TimelineEntry, 'machine'>): void {
     if (!address) return;
-    let holder = this.holders.get(address);
-    if (!holder) {
-      holder = this.o.store.findOne<Machine>('machines', [{ path: ['address'], value: address }]);
-      this.holders.set(address, holder);
+    const known = this.holders.get(address);
+    if (known) {
+      this.add({ ...entry, machine: known.uuid, detail: { ...entry.detail, mac: entry.detail.mac ?? known.mac } });
+      return;
     }
     this.track(
-      holder
+      this.o.store
+        .findOne<Machine>('machines', [{ path: ['address'], value: address }])
         .then((m) => {
           if (m) this.add({ ...entry, machine: m.uuid, detail: { ...entry.detail, mac: entry.detail.mac ?? m.macs[0] ?? null } });
         })
@@ -152,7 +178,6 @@ export class TimelineRecorder {
     this.pending.push(entry);
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
-      this.holders.clear();
       void this.flush();
     }, this.flushMs);
   }
