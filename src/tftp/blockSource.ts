@@ -14,8 +14,6 @@ export interface BlockSource {
   release(offset: number): void;
   /** Called when a read the transfer waited for has arrived. */
   onReady?: () => void;
-  /** Called once when the file cannot be read to its announced size (the message names no path). */
-  onError?: (message: string) => void;
   close(): void;
 }
 
@@ -41,7 +39,6 @@ const MIN_CHUNK = 16 * 1024;
  */
 export class FileSource implements BlockSource {
   onReady?: () => void;
-  onError?: (message: string) => void;
   private fd: number | undefined;
   private readonly chunkSize: number;
   /** Chunks in memory by index: from the one holding the oldest unacknowledged block to one past the newest sent. */
@@ -61,6 +58,8 @@ export class FileSource implements BlockSource {
     readonly size: number,
     blockSize: number,
     windowSize: number,
+    /** Called once when the file cannot be read to its announced size (the message names no path). */
+    private readonly onError: (message: string) => void,
   ) {
     this.chunkSize = blockSize * Math.max(windowSize, Math.ceil(MIN_CHUNK / blockSize));
     open(path, 'r', (err, fd) => {
@@ -151,6 +150,6 @@ export class FileSource implements BlockSource {
     if (this.failed) return;
     this.failed = true;
     this.reading = undefined;
-    this.onError?.(message);
+    this.onError(message);
   }
 }

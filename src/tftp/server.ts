@@ -122,13 +122,13 @@ function bindError(err: NodeJS.ErrnoException, host: string, port: number): Farr
  * Where a found entry's bytes come from: the Buffer itself (rendered, or a file the tree keeps in memory),
  * the file cache, or the file read ahead in chunks.
  */
-async function openSource(entry: Exclude<BootTreeEntry, { kind: 'missing' }>, cache: FileCache, negotiated: Negotiated): Promise<BlockSource> {
+async function openSource(entry: Exclude<BootTreeEntry, { kind: 'missing' }>, cache: FileCache, negotiated: Negotiated, onError: (message: string) => void): Promise<BlockSource> {
   if (entry.kind === 'buffer') return new BufferSource(entry.data);
   if (entry.size === 0) return new BufferSource(EMPTY);
   if (entry.data && entry.data.length >= entry.size) return new BufferSource(entry.data.subarray(0, entry.size));
   const version = entry.mtimeMs !== undefined && entry.ino !== undefined ? { mtimeMs: entry.mtimeMs, ino: entry.ino } : undefined;
   const cached = await cache.get(entry.path, entry.size, version);
-  return cached ? new BufferSource(cached) : new FileSource(entry.path, entry.size, negotiated.blockSize, negotiated.windowSize);
+  return cached ? new BufferSource(cached) : new FileSource(entry.path, entry.size, negotiated.blockSize, negotiated.windowSize, onError);
 }
 
 export async function startTftpServer(config: TftpServerConfig): Promise<TftpServer> {
@@ -250,12 +250,12 @@ export async function startTftpServer(config: TftpServerConfig): Promise<TftpSer
           return;
         }
         size = entry.kind === 'buffer' ? entry.data.length : entry.size;
-        const [source, connected] = await Promise.all([openSource(entry, cache, negotiated), transfer.ready]);
+        const unreadable = (message: string): void => self.fail('failed', `${treePath}: ${message}`, 'I/O error');
+        const [source, connected] = await Promise.all([openSource(entry, cache, negotiated, unreadable), transfer.ready]);
         if (outcome || !connected) {
           source.close();
           return;
         }
-        source.onError = (message) => self.fail('failed', `${treePath}: ${message}`, 'I/O error');
         transfer.serve(source);
       })
       .catch((err: unknown) => self.fail('failed', `${treePath}: ${err instanceof Error ? err.message : String(err)}`, 'Error preparing file'));

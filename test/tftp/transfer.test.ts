@@ -188,3 +188,13 @@ t.test('a file entry the tree keeps in memory is sent from there (its path is ne
   await settle();
   t.match(events, [{ outcome: 'complete', bytes: data.length }]);
 });
+
+t.test('a file that vanished after the lookup ends with an I/O error, reported with the cause', async (t) => {
+  const tree: BootTree = { lookup: async (p): Promise<BootTreeEntry> => ({ kind: 'file', path: join(tempDir(t), 'gone'), size: 100_000, name: p }) };
+  const { srv, events } = await serve(t, tree);
+  const r = await rawGet({ host: '127.0.0.1', port: srv.port, file: 'gone', blksize: 1468 });
+  t.same(r.error, { code: 0, message: 'I/O error' }, 'the client is told');
+  t.equal(r.data.length, 0, 'and got no data');
+  await settle();
+  t.match(events, [{ path: 'gone', outcome: 'failed', size: 100_000, bytes: 0, error: /^gone: .*ENOENT/ }]);
+});
