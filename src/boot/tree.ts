@@ -4,7 +4,7 @@
  * `unknownBootEnv`, (3) a packaged bootloader, (4) a static file under the boot root. Machines are found
  * through keyed lookups on the port, never by scanning them all.
  */
-import { stat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { FarrierError } from '../errors.js';
 import type { BootEnv, Machine } from '../model/types.js';
 import { addressFromHex, parseMac, plainIpv4, provisionerAddress } from './address.js';
@@ -257,7 +257,7 @@ export class BootTree {
     if (loader) {
       if (!this.contents) return { kind: 'file', path: loader.path, size: loader.size, name };
       // a package upgrade may replace a loader while we run: serve what is on disk now
-      const st = await stat(loader.path).catch(() => undefined);
+      const st = statSync(loader.path, { throwIfNoEntry: false });
       if (!st) return { kind: 'missing', reason: `loader ${path} (${loader.path}) is gone` };
       return this.withContents({ kind: 'file', path: loader.path, size: st.size, name, mtime: st.mtime }, fileVersion(st));
     }
