@@ -8,7 +8,7 @@
 # usage: bench/dhcp/run.sh [SERVERS] [RATES]   default "farrier farrier-fsync kea dnsmasq" "1000 2000 3000 4000 5000 6000"
 #   farrier        SQLite WAL, synchronous=NORMAL: an ACKed lease survives kill -9 (Kea memfile's guarantee:
 #                  it appends its CSV with write(2), no fsync)
-#   farrier-fsync  synchronous=FULL: also survives power loss (one fsync per group commit)
+#   farrier-fsync  durability power: also survives power loss (the WAL synced before each group commit is acknowledged)
 # env: SECS (10), CLIENTS (60000)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)

@@ -11,8 +11,8 @@
 # usage: bench/storm/run.sh [SIZES] [STACKS]     default "100 500 1000" "farrier reference"
 # env: MACHINES (1000 records), WINDOW_MS (1000: all machines start within it), KERNEL_KB (1024),
 #      INITRD_KB (4096), ROUNDS (1: repetitions of the whole interleaved series), PROFILE=1 (farrier runs
-#      with --cpu-prof into $WORK/prof), FARRIER_LOG_LEVEL (info), FARRIER_DURABILITY=process (experiment:
-#      the private build opens its store with synchronous=NORMAL instead of the daemon's FULL),
+#      with --cpu-prof into $WORK/prof), FARRIER_LOG_LEVEL (info), FARRIER_DURABILITY (power: the daemon's
+#      --durability; process: no WAL sync before acknowledging, to measure what power-loss durability costs),
 #      REFERENCE_DHCP (hosts: dnsmasq gives each MAC a fixed address; pool: dynamic, see below)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -36,12 +36,6 @@ PW=storm-$RANDOM$RANDOM
 
 echo "building Farrier into $WORK/farrier" >&2
 MAIN=$("$ROOT/bench/lib/build-farrier.sh" "$WORK/farrier")
-if [ "${FARRIER_DURABILITY:-}" = process ]; then
-  # Experiment only: the daemon has no flag for the store's durability, so the private build is patched to open
-  # it with synchronous=NORMAL (what bench/dhcp's "farrier" runs use), to measure what the per-commit fsync costs.
-  sed -i "s|openSqliteStore(join(config.dataDir, 'farrier.db'))|openSqliteStore(join(config.dataDir, 'farrier.db'), { durability: 'process' })|" "$WORK/farrier/dist/daemon.js"
-  grep -q "durability: 'process'" "$WORK/farrier/dist/daemon.js" || { echo "could not patch the store durability" >&2; exit 1; }
-fi
 netpair_create fstorm 10.89
 POOL_START=10.89.1.0 POOL_END=10.89.8.255
 pool_addresses "$POOL_START" "$POOL_END"
@@ -79,7 +73,7 @@ stop_ns_processes() {
 start_farrier() { # DATA_DIR LOG [extra node flags]
   local data=$1 log=$2; shift 2
   FARRIER_ADMIN_PASSWORD=$PW nsrun "$SRV" node "$@" "$MAIN" serve --data-dir "$data" --http-port 8091 \
-    --dhcp-interfaces vsrv --strict --log-level "${FARRIER_LOG_LEVEL:-info}" >"$log" 2>&1 &
+    --dhcp-interfaces vsrv --strict --log-level "${FARRIER_LOG_LEVEL:-info}" --durability "${FARRIER_DURABILITY:-power}" >"$log" 2>&1 &
   wait_listening tcp:8091 udp:67 udp:69 || { tail -n 30 "$log"; echo "farrier did not start" >&2; exit 1; }
 }
 
