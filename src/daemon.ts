@@ -259,8 +259,10 @@ export async function startDaemon(config: Config, opts: DaemonOptions = {}): Pro
 
     const ctx: DaemonContext = { config, services, bus, logger, app, httpPort: statuses.http.port };
     layers.listening?.(ctx);
-    for (const svc of [...(opts.services ?? []), ...(layers.services ?? [])]) {
-      statuses[svc.infoKey] = { enabled: svc.enabled, port: svc.port };
+    const protocolServices = [...(opts.services ?? []), ...(layers.services ?? [])];
+    // what is configured shows at once; a service still waiting for its turn to bind is not "disabled"
+    for (const svc of protocolServices) statuses[svc.infoKey] = { enabled: svc.enabled, port: svc.port };
+    for (const svc of protocolServices) {
       if (!svc.enabled) continue;
       try {
         await svc.start(ctx);

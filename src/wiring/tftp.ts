@@ -1,6 +1,7 @@
 /** TFTP as a daemon service: the read-only server over the boot tree, each transfer an event on the bus. */
 import type { DaemonContext, DaemonService } from '../daemon.js';
-import { startTftpServer, type TftpServer, type TransferEvent } from '../tftp/server.js';
+import type { TftpServer, TransferEvent } from '../tftp/server.js';
+import { startTftpThread } from '../tftp/threaded.js';
 import type { DaemonBootLayer } from './bootLayer.js';
 
 export function tftpService(config: DaemonContext['config'], boot: DaemonBootLayer): DaemonService {
@@ -20,7 +21,8 @@ export function tftpService(config: DaemonContext['config'], boot: DaemonBootLay
           key: e.path ?? e.file,
           object: { file: e.file, path: e.path, client: e.client.address, bytes: e.bytes, size: e.size, blockSize: e.blockSize, durationMs: e.durationMs, error: e.error },
         });
-      server = await startTftpServer({
+      // on its own thread: a lockstep transfer's next block must not wait behind DHCP, HTTP and rendering
+      server = await startTftpThread({
         host: '0.0.0.0',
         port: ctx.config.tftpPort,
         tree: boot.start(ctx.httpPort).tree,

@@ -2,10 +2,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { FarrierError } from '../../src/errors.js';
 import { DirectoryTree } from '../../src/tftp/directoryTree.js';
-import { startTftpServer, type TransferEvent } from '../../src/tftp/server.js';
+import { startTftpServer as startInProcess, type TransferEvent } from '../../src/tftp/server.js';
+import { startTftpThread } from '../../src/tftp/threaded.js';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { findTool, requireRoot, requireTool, tempDir } from '../helpers/env.js';
@@ -14,7 +15,12 @@ import { BufferTree } from './helpers/trees.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-t.test('rendered Buffers are served with tsize, capped blksize/windowsize, and reported', async (t) => {
+/** Every behaviour holds for the server in this thread and for the daemon's, on a worker thread of its own. */
+function both(name: string, fn: (t: Test, startTftpServer: typeof startInProcess) => Promise<void>): void {
+  for (const [how, start] of [['in-process', startInProcess], ['worker thread', startTftpThread]] as const) t.test(`${name} (${how})`, (t) => fn(t, start));
+}
+
+both('rendered Buffers are served with tsize, capped blksize/windowsize, and reported', async (t, startTftpServer) => {
   const script = Buffer.from('#!ipxe\nchain http://10.0.0.1/machines/x/boot.ipxe\n');
   const big = randomBytes(200_000);
   const exact = randomBytes(1468 * 3);
@@ -45,7 +51,7 @@ t.test('rendered Buffers are served with tsize, capped blksize/windowsize, and r
   t.match(srv.counters(), { requests: 5, complete: 4, missing: 1, failed: 0, active: 0, bytesSent: script.length + big.length + exact.length });
 });
 
-t.test('a tree that fails (render error, or a synchronous throw) gives the client an error and is reported', async (t) => {
+both('a tree that fails (render error, or a synchronous throw) gives the client an error and is reported', async (t, startTftpServer) => {
   const events: TransferEvent[] = [];
   const tree = {
     lookup(path: string): Promise<never> {
@@ -67,7 +73,7 @@ t.test('a tree that fails (render error, or a synchronous throw) gives the clien
   t.match(srv.counters(), { failed: 2, active: 0 });
 });
 
-t.test('write requests are refused (read-only server)', async (t) => {
+both('write requests are refused (read-only server)', async (t, startTftpServer) => {
   const srv = await startTftpServer({ host: '127.0.0.1', port: 0, tree: new DirectoryTree(tempDir(t)) });
   t.teardown(() => srv.close());
   const dgram = await import('node:dgram');
@@ -80,7 +86,7 @@ t.test('write requests are refused (read-only server)', async (t) => {
   t.match(m.subarray(4).toString(), /Cannot PUT files/);
 });
 
-t.test('bind failures are reported clearly', async (t) => {
+both('bind failures are reported clearly', async (t, startTftpServer) => {
   const srv = await startTftpServer({ host: '127.0.0.1', port: 0, tree: new DirectoryTree(tempDir(t)) });
   t.teardown(() => srv.close());
   await t.rejects(startTftpServer({ host: '127.0.0.1', port: srv.port, tree: new DirectoryTree(tempDir(t)) }), {
@@ -108,7 +114,7 @@ t.test('binding a port below 1024 without root says why', async (t) => {
   t.match(out.message, 'TFTP cannot bind udp 127.0.0.1:69: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)');
 });
 
-t.test('files from a DirectoryTree are streamed with their exact size', async (t) => {
+both('files from a DirectoryTree are streamed with their exact size', async (t, startTftpServer) => {
   const dir = tempDir(t);
   const data = randomBytes(3 * 1024 * 1024 + 17);
   writeFileSync(join(dir, 'initrd.img'), data);
