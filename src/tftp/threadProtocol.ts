@@ -4,20 +4,10 @@
  * crosses once per transfer, never per block.
  */
 import type { BootTreeEntry, TftpClient } from './ports.js';
-import type { TftpCounters, TransferEvent } from './server.js';
+import type { TftpCounters, TftpServerConfig, TransferEvent } from './server.js';
 
-/** What the worker needs to start its server (everything in TftpServerConfig that is not a function). */
-export interface WorkerSettings {
-  host: string;
-  port: number;
-  blockSizeMax?: number;
-  windowSizeMax?: number;
-  timeoutMs?: number;
-  retries?: number;
-  stallTimeoutMs?: number;
-  maxTransfers?: number;
-  maxTransfersPerClient?: number;
-}
+/** What the worker needs to start its server: everything in TftpServerConfig that is not a function or the tree. */
+export type WorkerSettings = Omit<TftpServerConfig, 'tree' | 'logger' | 'onTransfer'>;
 
 export type LogLevel = 'debug' | 'info' | 'warn';
 

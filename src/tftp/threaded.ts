@@ -33,17 +33,7 @@ const sum = (a: TftpCounters, b: TftpCounters): TftpCounters =>
 
 export function startTftpThread(config: TftpServerConfig): Promise<TftpServer> {
   const log = config.logger ?? quiet;
-  const settings: WorkerSettings = {
-    host: config.host,
-    port: config.port,
-    blockSizeMax: config.blockSizeMax,
-    windowSizeMax: config.windowSizeMax,
-    timeoutMs: config.timeoutMs,
-    retries: config.retries,
-    stallTimeoutMs: config.stallTimeoutMs,
-    maxTransfers: config.maxTransfers,
-    maxTransfersPerClient: config.maxTransfersPerClient,
-  };
+  const { tree: _tree, logger: _logger, onTransfer: _onTransfer, ...settings } = config;
   /** Counters of workers that died, so totals never go backwards across a restart. */
   let earlier = zero;
   let current = zero;
@@ -56,7 +46,7 @@ export function startTftpThread(config: TftpServerConfig): Promise<TftpServer> {
   /** Starts a worker; resolves with its port once it listens, rejects if it cannot. */
   const spawn = (port: number): Promise<number> =>
     new Promise<number>((resolve, reject) => {
-      const w = new Worker(workerUrl, { workerData: { ...settings, port } });
+      const w = new Worker(workerUrl, { workerData: { ...settings, port } satisfies WorkerSettings });
       worker = w;
       const send = (m: ToWorker): void => w.postMessage(m);
       let listening = false;

@@ -18,6 +18,16 @@ const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
 /** No file is small enough for the cache: every file is streamed from disk. */
 const NO_CACHE = { maxFileBytes: 0, maxTotalBytes: 0 };
 
+/** The same bytes served two ways: as a rendered Buffer, and as a file streamed from disk (no cache). */
+function bothSources(t: Test, name: string, data: Buffer): Array<[string, BootTree, Partial<TftpServerConfig>]> {
+  const dir = tempDir(t);
+  writeFileSync(join(dir, name), data);
+  return [
+    ['rendered Buffer', new BufferTree({ [name]: data }), {}],
+    ['file streamed from disk', new DirectoryTree(dir), { fileCache: NO_CACHE }],
+  ];
+}
+
 async function serve(t: Test, tree: BootTree, extra: Partial<TftpServerConfig> = {}) {
   const events: TransferEvent[] = [];
   const srv = await startTftpServer({ host: '127.0.0.1', port: 0, tree, timeoutMs: 300, retries: 3, onTransfer: (e) => events.push(e), ...extra });
@@ -27,12 +37,7 @@ async function serve(t: Test, tree: BootTree, extra: Partial<TftpServerConfig> =
 
 t.test('block numbers roll over from 65535 to 0 (blksize 8: 65,549 blocks), from memory and from disk', async (t) => {
   const data = randomBytes(65536 * 8 + 100);
-  const dir = tempDir(t);
-  writeFileSync(join(dir, 'wrap.bin'), data);
-  for (const [label, tree, extra] of [
-    ['rendered Buffer', new BufferTree({ 'wrap.bin': data }), {}],
-    ['file streamed from disk', new DirectoryTree(dir), { fileCache: NO_CACHE }],
-  ] as const) {
+  for (const [label, tree, extra] of bothSources(t, 'wrap.bin', data)) {
     const { srv, events } = await serve(t, tree, extra);
     for (const windowsize of [1, 16]) {
       const around: number[] = [];
@@ -58,12 +63,7 @@ t.test('block numbers roll over from 65535 to 0 (blksize 8: 65,549 blocks), from
 
 t.test('lost blocks are sent again: in the middle of a window (the client ACKs the gap), at its start and at the end (the timer)', async (t) => {
   const data = randomBytes(100 * 512 + 77); // 101 blocks
-  const dir = tempDir(t);
-  writeFileSync(join(dir, 'f.bin'), data);
-  for (const [label, tree, extra] of [
-    ['rendered Buffer', new BufferTree({ 'f.bin': data }), {}],
-    ['file streamed from disk', new DirectoryTree(dir), { fileCache: NO_CACHE }],
-  ] as const) {
+  for (const [label, tree, extra] of bothSources(t, 'f.bin', data)) {
     const { srv, events } = await serve(t, tree, extra);
     for (const windowsize of [1, 8]) {
       // windows are 1–8, 9–16 …: 21 lies inside one, 33 starts one, 101 is the last block
