@@ -12,6 +12,8 @@
 # env: SECS (10), CLIENTS (60000)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+source "$ROOT/bench/lib/record.sh"
+record_start "DHCP" "$@"
 SERVERS=${1:-"farrier farrier-fsync kea dnsmasq"}
 RATES=${2:-"1000 2000 3000 4000 5000 6000"}
 SECS=${SECS:-10}
@@ -148,4 +150,5 @@ if "farrier" in best:
         if s != "farrier":
             print(f"Farrier / {s}: {best['farrier'][0] / b[0]:.2f}")
 PY
+record_finish
 echo "raw: $WORK"

@@ -6,6 +6,8 @@
 # usage: bench/http/ceiling.sh     env: SECS (4), ROUNDS (2)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+source "$ROOT/bench/lib/record.sh"
+record_start "HTTP ceiling" "$@"
 SECS=${SECS:-4}
 ROUNDS=${ROUNDS:-2}
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespace)" >&2; exit 2; }
@@ -75,3 +77,4 @@ for s, c, r in rows: by.setdefault((s, c), []).append(float(r))
 print('| server | conns | req/s (median) |\n|---|---|---|')
 for (s, c), v in by.items(): print(f'| {s} | {c} | {statistics.median(v):.0f} |')
 PY
+record_finish

@@ -15,6 +15,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TAG=http
 source "$ROOT/bench/http/common.sh"
+source "$ROOT/bench/lib/record.sh"
+record_start "HTTP" "$@"
 ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-10}
 SIZE_MIB=${SIZE_MIB:-64}
@@ -81,4 +83,5 @@ if [ "${PROFILE:-0}" = 1 ]; then
   main=$(ls -S "$WORK"/prof/*.cpuprofile | while read -r f; do grep -q 'src/http/bootFiles' "$f" && echo "$f"; done | head -1)
   [ -n "$main" ] && node "$ROOT/bench/http/profsum.mjs" "$main" 30
 fi
+record_finish
 echo "raw: $WORK"

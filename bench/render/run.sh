@@ -10,6 +10,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TAG=render
 source "$ROOT/bench/http/common.sh"
+source "$ROOT/bench/lib/record.sh"
+record_start "Rendering" "$@"
 MACHINES=${MACHINES:-1000}
 ROUNDS=${ROUNDS:-3}
 SECS=${SECS:-8}
@@ -47,4 +49,5 @@ echo
 echo "$MACHINES machines, every request a different machine; ${ROUNDS} rounds of ${SECS} s"
 TARGETS="ipxe=rps:0.5 pxelinux=rps:0.5 kickstart=rps:0.5"
 summary
+record_finish
 echo "raw: $WORK"

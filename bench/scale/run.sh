@@ -11,6 +11,8 @@
 # env: REPEAT (30 samples per probe), PROFILE=1 (farrier runs with --cpu-prof into $WORK/prof-COUNT)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+source "$ROOT/bench/lib/record.sh"
+record_start "Scale" "$@"
 COUNTS=${1:-"1000 10000 100000"}
 REPEAT=${REPEAT:-30}
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)" >&2; exit 2; }
@@ -86,4 +88,5 @@ if len(data) > 1:
         ratio = lambda a, b: f"{a / b:.1f}" if b else "—"
         print(f"| {c / c0[0]:.0f} | {ratio(st, c0[2])} | {ratio(rss, c0[3])} | " + " | ".join(ratio(p[k]["median"], c0[5][k]["median"]) for k in probes) + " |")
 PY
+record_finish
 echo "raw: $WORK" >&2

@@ -12,6 +12,8 @@
 #      TFTP_CLIENTS (1), HTTP_CLIENTS (2), PAUSE_MS (between a loop's iterations, default 20), KEEP=1 keeps the work dir
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+source "$ROOT/bench/lib/record.sh"
+record_start "Soak" "$@"
 DURATION=${DURATION:-1800}
 SAMPLE=${SAMPLE:-5}
 PAUSE_MS=${PAUSE_MS:-20}
@@ -111,3 +113,4 @@ if kill -0 "$DAEMON_PID" 2>/dev/null; then
 fi
 DAEMON_PID=
 TS_NODE_TRANSPILE_ONLY=1 node "$LOADER" "$ROOT/bench/soak/report.ts" "$SAMPLES" "$WORK/driver.out" "$DATA/farrier.db" "$DAEMON_EXIT" "$DURATION"
+record_finish '^(soak: |  (RSS MB|open fds|DORA|errors|error:) )'

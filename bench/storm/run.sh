@@ -16,6 +16,8 @@
 #      REFERENCE_DHCP (hosts: dnsmasq gives each MAC a fixed address; pool: dynamic, see below)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+source "$ROOT/bench/lib/record.sh"
+record_start "Boot storm" "$@"
 SIZES=${1:-"100 500 1000"}
 STACKS=${2:-"farrier reference"}
 MACHINES=${MACHINES:-1000}
@@ -216,4 +218,5 @@ for n in dict.fromkeys(r["n"] for r in rows):
     else:
         print(f"| {n} | {'failed' if not f else ''} | {'failed' if not ref else ''} | — | — |")
 PY
+record_finish
 echo "raw: $WORK" >&2

@@ -17,6 +17,8 @@
 # env: REPS (3), SERVERS ("farrier hpa atftpd dnsmasq"), CPU_PROF=1 writes Farrier --cpu-prof profiles to $WORK/prof
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+source "$ROOT/bench/lib/record.sh"
+record_start "TFTP" "$@"
 FILES=${1:-"loader initrd"}
 CONC=${2:-"1 50"}
 CASES=${3:-"atftp:512:1 atftp:1468:1 atftp:1468:8 atftp:1468:16 hpa"}
@@ -133,6 +135,7 @@ for file in $FILES; do
   done
 done
 echo "(MiB/s = file size × clients / median wall time of $REPS interleaved runs; ratio > 1: Farrier faster)"
+record_finish '^(file +case|[^ ]+ +(atftp|hpa)[^ ]* +[0-9]+ )'
 if [ "${CPU_PROF:-}" = 1 ]; then
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   sleep 2

@@ -29,7 +29,7 @@ t.test(`soak: ${DURATION} s of mixed boot traffic and API writes`, async (t) => 
   if (!requireNetns(t) || !requireTool(t, 'curl')) return;
   await sweepLeakedNetns();
   let out = '';
-  const proc = spawn('bash', [script], { env: { ...process.env, DURATION: String(DURATION), SAMPLE: '3' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn('bash', [script], { env: { ...process.env, DURATION: String(DURATION), SAMPLE: '3', RECORD: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => {
     // The script's EXIT trap removes its namespaces; SIGTERM lets it run.
     if (proc.exitCode === null) proc.kill('SIGTERM');
