@@ -58,7 +58,7 @@ export interface Config {
    * it (off the event loop); `process` survives kill -9, crashes and OOM but not power loss (no sync).
    */
   durability: 'power' | 'process';
-  /** MiB of boot files (loaders, kernels, initrds up to a quarter of it each) kept in memory; 0 reads every request from disk. */
+  /** MiB of boot files (loaders, kernels, initrds up to a quarter of it each) kept in memory for HTTP; 0 reads every request from disk. */
   bootFileCacheMb: number;
 }
 
@@ -119,7 +119,7 @@ export const configOptions: readonly OptionDef[] = [
   def('metricsAuth', 'boolean', false, 'require API credentials on GET /metrics'),
   def('shutdownGrace', 'int', 10, 'seconds SIGTERM waits for in-flight TFTP/HTTP transfers'),
   def('durability', 'enum', 'power', 'acknowledged writes survive power loss (power: WAL synced before each acknowledgement) or only process crashes and kill -9 (process)', ['power', 'process']),
-  def('bootFileCacheMb', 'int', 256, 'MiB of boot files (loaders, kernels, initrds up to a quarter of it each) kept in memory for TFTP and HTTP; 0 turns it off'),
+  def('bootFileCacheMb', 'int', 256, 'MiB of boot files (loaders, kernels, initrds up to a quarter of it each) kept in memory for HTTP; 0 turns it off'),
 ];
 
 const bad = (source: string, message: string): FarrierError =>

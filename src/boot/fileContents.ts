@@ -3,7 +3,7 @@
  * each fetch from disk cost an open, a stat, a read per 64 KiB chunk (each a thread-pool hop and a fresh
  * buffer to collect) and a close on the event loop: about a quarter of Farrier's CPU in the 500-machine
  * storm profile (docs/performance.md). Here each file is read once and its Buffer is shared by every
- * transfer, HTTP and TFTP alike.
+ * HTTP transfer (and by TFTP when it runs in this thread; the daemon's TFTP thread keeps its own cache).
  *
  * An entry is valid for one version of the file: inode, size, mtime and ctime, from the stat the lookup
  * makes anyway, so a replaced or rewritten file is read again on its next request. Files above
