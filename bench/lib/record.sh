@@ -28,7 +28,8 @@ record_finish() {
   exec >&"$RECORD_STDOUT" {RECORD_STDOUT}>&-
   wait "$RECORD_TEE" 2>/dev/null || true
   rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-  git -C "$ROOT" diff --quiet HEAD 2>/dev/null || rev="$rev + uncommitted changes"
+  # the run log itself does not count as a change to what was measured
+  git -C "$ROOT" diff --quiet HEAD -- . ':!docs/performance.md' 2>/dev/null || rev="$rev + uncommitted changes"
   grep -q '^## Run log' "$doc" || printf '\n## Run log\n\nAppended by the benchmarks themselves (`bench/lib/record.sh`; `RECORD=0` turns it off): the tables each\nrun printed, newest last. The sections above cite and explain them.\n' >>"$doc"
   {
     printf '\n### %s, %s UTC, commit %s\n\n`%s`\n\n' "$RECORD_NAME" "$(date -u '+%Y-%m-%d %H:%M')" "$rev" "$RECORD_CMD"
