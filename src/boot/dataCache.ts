@@ -24,7 +24,7 @@ interface Entry<T> {
 }
 
 /** Event types whose objects feed every machine's render. */
-const GLOBAL_TYPES = new Set(['bootenvs', 'templates', 'params', 'profiles', 'prefs']);
+export const GLOBAL_TYPES = new Set(['bootenvs', 'templates', 'params', 'profiles', 'prefs']);
 
 class Memo<T> {
   private readonly entries = new Map<string, Entry<T>>();

@@ -11,9 +11,7 @@
  * drops all of them. Failed renders are not kept, so every request for a broken template gets its error.
  */
 import type { FarrierEvent } from '../model/types.js';
-import type { ChangeObserver } from './dataCache.js';
-
-const GLOBAL_TYPES = new Set(['bootenvs', 'templates', 'params', 'profiles', 'prefs']);
+import { GLOBAL_TYPES, type ChangeObserver } from './dataCache.js';
 
 interface Output {
   second: number;

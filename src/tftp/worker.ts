@@ -59,9 +59,8 @@ port.on('message', (m: ToWorker) => {
     if (m.type === 'entry-error') waiting.reject(new Error(m.message));
     else {
       const e = m.entry;
-      if (e.kind === 'buffer') waiting.resolve({ ...e, data: asBuffer(e.data) });
-      else if (e.kind === 'file' && e.data) waiting.resolve({ ...e, data: asBuffer(e.data) });
-      else waiting.resolve(e);
+      // file entries arrive without their bytes (threaded.ts): the worker reads files itself
+      waiting.resolve(e.kind === 'buffer' ? { ...e, data: asBuffer(e.data) } : e);
     }
   } else if (m.type === 'close') {
     void server?.close(m.graceMs).then(() => {
